@@ -1,0 +1,27 @@
+"""Keep secrets out of logs, the journal and the API.
+
+Passwords in URLs (``postgresql://u:secret@h/db``), tokens in Apprise URLs
+(``slack://TokenA/TokenB/...``) and ``password=`` pairs are replaced by ``***``.
+"""
+
+from __future__ import annotations
+
+import re
+
+_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@/\s]+)@")
+_KV = re.compile(r"(?i)\b(password|passwd|pwd|token|secret|api[_-]?key)=([^\s&;]+)")
+
+
+def redact(text: str) -> str:
+    """``text`` with URL passwords and ``password=...`` values replaced by ``***``."""
+    text = _USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:***@", text)
+    return _KV.sub(lambda m: f"{m[1]}=***", text)
+
+
+def redact_url(url: str) -> str:
+    """A notification URL safe to show: the scheme and host, the rest hidden."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return "***"
+    host = rest.split("/", 1)[0].rsplit("@", 1)[-1]
+    return f"{scheme}://{host}/***" if "/" in rest else f"{scheme}://{host}"
