@@ -15,7 +15,9 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from croniter import croniter
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from paramedic.catalog.duration import Duration
 
@@ -421,6 +423,38 @@ class Catalog(StrictModel):
     notify: list[NotifyRoute] = Field(default_factory=list)
     agent: Agent = Agent()
     components: dict[str, Component] = Field(min_length=1)
+    _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
+    _source: str = PrivateAttr(default="<catalog>")
+
+    def with_origin(self, source: str, base_dir: Path) -> Catalog:
+        """This catalog, remembering the file it came from; relative paths resolve against its folder."""
+        self._source = source
+        self._base_dir = base_dir
+        return self
+
+    @property
+    def source(self) -> str:
+        """The file this catalog was loaded from."""
+        return self._source
+
+    @property
+    def base_dir(self) -> Path:
+        """Folder that relative paths in the catalog are relative to (the catalog file's folder)."""
+        return self._base_dir
+
+    def resolve_path(self, path: str) -> Path:
+        """``path`` made absolute against the catalog's folder (``~`` expanded)."""
+        candidate = Path(path).expanduser()
+        return candidate if candidate.is_absolute() else (self._base_dir / candidate).resolve()
+
+    def state_url(self) -> str:
+        """``state`` with a relative SQLite file resolved against the catalog's folder."""
+        prefix = "sqlite:///"
+        if self.state.startswith(prefix) and not self.state.startswith(prefix + "/"):
+            rest = self.state[len(prefix):]
+            if rest and rest != ":memory:":
+                return prefix + str(self.resolve_path(rest))
+        return self.state
 
     @field_validator("components")
     @classmethod
