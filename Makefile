@@ -29,12 +29,15 @@ deps:
 	  else echo "missing Debian packages:$$missing (install them: sudo apt-get install$$missing)"; fi; \
 	fi
 
+# The main job on the embedded default: the agent (SQLite state) owning the demo service.
+# Ctrl-C stops it and the service; see the README for the first recovery in five minutes.
 run: venv
 	$(BIN)/paramedic plan examples/demo/paramedic.yaml
+	$(BIN)/paramedic run examples/demo/paramedic.yaml
 
 lint: venv
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
 
 typecheck: venv
 	$(BIN)/mypy

@@ -52,7 +52,10 @@ def wait_port(port: int, timeout: float = 15.0) -> None:
     """Block until something accepts on 127.0.0.1:``port``."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+        with (
+            contextlib.suppress(OSError),
+            socket.create_connection(("127.0.0.1", port), timeout=0.2),
+        ):
             return
         time.sleep(0.05)
     raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
@@ -66,7 +69,9 @@ def unprivileged_user() -> str | None:
         with contextlib.suppress(KeyError):
             pwd.getpwnam(name)
             return name
-    pytest.fail("running as root and neither a 'postgres' nor a 'nobody' user exists to run PostgreSQL")
+    pytest.fail(
+        "running as root and neither a 'postgres' nor a 'nobody' user exists to run PostgreSQL"
+    )
 
 
 def as_user(user: str | None, argv: list[str]) -> list[str]:
@@ -79,7 +84,11 @@ def chown_tree(path: Path, user: str | None) -> None:
     if user:
         info = pwd.getpwnam(user)
         for root, dirs, files in os.walk(path):
-            for entry in [root, *(os.path.join(root, d) for d in dirs), *(os.path.join(root, f) for f in files)]:
+            for entry in [
+                root,
+                *(os.path.join(root, d) for d in dirs),
+                *(os.path.join(root, f) for f in files),
+            ]:
                 os.chown(entry, info.pw_uid, info.pw_gid)
 
 
@@ -110,8 +119,19 @@ class PostgresServer:
     def start(self) -> None:
         """Start the cluster and wait until it accepts connections."""
         options = f"-p {self.port} -k {self.socket_dir} -c listen_addresses=127.0.0.1"
-        self.pg("pg_ctl", "-D", str(self.data_dir), "-o", options, "-l", str(self.data_dir.parent / "log"),
-                "-w", "-t", "60", "start")
+        self.pg(
+            "pg_ctl",
+            "-D",
+            str(self.data_dir),
+            "-o",
+            options,
+            "-l",
+            str(self.data_dir.parent / "log"),
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
 
     def stop(self, mode: str = "fast") -> None:
         """Stop the cluster (no error if it is not running)."""
@@ -128,7 +148,9 @@ def make_postgres(base: Path) -> PostgresServer:
     socket_dir.mkdir(exist_ok=True)
     chown_tree(base, user)
     server = PostgresServer(Path(initdb).resolve().parent, data_dir, socket_dir, free_port(), user)
-    server.pg("initdb", "-D", str(data_dir), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
+    server.pg(
+        "initdb", "-D", str(data_dir), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"
+    )
     server.start()
     return server
 
@@ -163,7 +185,18 @@ def make_redis(base: Path, *extra: str) -> RedisServer:
     base.mkdir(parents=True, exist_ok=True)
     port = free_port()
     process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(base), "--save", "", *extra],
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(base),
+            "--save",
+            "",
+            *extra,
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -9,7 +9,9 @@ class DependencyGraph:
     """Components and their ``depends_on`` edges (unknown names are ignored here; the loader reports them)."""
 
     def __init__(self, depends_on: Mapping[str, Sequence[str]]) -> None:
-        self._deps = {name: [d for d in deps if d in depends_on] for name, deps in depends_on.items()}
+        self._deps = {
+            name: [d for d in deps if d in depends_on] for name, deps in depends_on.items()
+        }
         self._dependents: dict[str, list[str]] = {name: [] for name in depends_on}
         for name, deps in self._deps.items():
             for dep in deps:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import re
 
-_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@/\s]+)@")
+_USERINFO = re.compile(
+    r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@/\s]+)@"
+)
 _KV = re.compile(r"(?i)\b(password|passwd|pwd|token|secret|api[_-]?key)=([^\s&;]+)")
 
 
@@ -18,10 +20,21 @@ def redact(text: str) -> str:
     return _KV.sub(lambda m: f"{m[1]}=***", text)
 
 
+_HOSTNAME = re.compile(
+    r"^(localhost|\[[0-9a-fA-F:]+\]|[0-9.]+|[a-zA-Z0-9-]+(\.[a-zA-Z0-9-]+)+)(:\d{1,5})?$"
+)
+
+
 def redact_url(url: str) -> str:
-    """A notification URL safe to show: the scheme and host, the rest hidden."""
+    """A notification URL safe to show: the scheme, and the host only when it is really a host name.
+
+    Some Apprise schemes carry the secret where a host would be
+    (``tgram://BOTTOKEN/chat``, ``slack://TokenA/...``): those show ``scheme://***``.
+    """
     scheme, sep, rest = url.partition("://")
     if not sep:
         return "***"
     host = rest.split("/", 1)[0].rsplit("@", 1)[-1]
+    if not _HOSTNAME.match(host):
+        return f"{scheme}://***"
     return f"{scheme}://{host}/***" if "/" in rest else f"{scheme}://{host}"

@@ -35,7 +35,7 @@ def format_duration(value: timedelta | float | None) -> str:
         return f"{round(total * 1000)}ms"
     if total < 60 and total != int(total):
         return f"{total:.1f}s"
-    rest = int(round(total))
+    rest = round(total)
     parts = []
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
         if rest >= size:
@@ -56,6 +56,8 @@ Duration = Annotated[
     timedelta,
     BeforeValidator(_coerce),
     PlainSerializer(format_duration, return_type=str),
-    WithJsonSchema({"type": "string", "pattern": DURATION_PATTERN, "examples": ["500ms", "2s", "5m"]}),
+    WithJsonSchema(
+        {"type": "string", "pattern": DURATION_PATTERN, "examples": ["500ms", "2s", "5m"]}
+    ),
 ]
 """A catalog duration: a string like ``2s`` in YAML, a ``timedelta`` in code."""

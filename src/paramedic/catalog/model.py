@@ -12,17 +12,25 @@ import re
 import shlex
 from datetime import datetime, timedelta
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from croniter import croniter
-from pathlib import Path
-
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from paramedic.catalog.duration import Duration
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
-_NAME = re.compile(NAME_PATTERN)
+ComponentName = Annotated[str, Field(pattern=NAME_PATTERN)]
+"""A component name; a bad one is reported at its own key, not at ``components``."""
 
 
 class StrictModel(BaseModel):
@@ -71,8 +79,13 @@ class Event(StrEnum):
     drill_finished = "drill_finished"
 
 
-def _argv(value: Any) -> Any:
-    """Accept a command as an argv list or as a string split like a shell would."""
+def _argv(value: Any, info: ValidationInfo) -> Any:
+    """Accept a command as an argv list or as a string split like a shell would.
+
+    With ``shell: true`` a string stays whole: it is the script given to ``/bin/sh -c``.
+    """
+    if isinstance(value, str) and info.data.get("shell") is True:
+        return [value]
     if isinstance(value, str):
         try:
             return shlex.split(value)
@@ -92,8 +105,12 @@ class CheckBase(StrictModel):
 
     interval: Duration = timedelta(seconds=5)
     timeout: Duration = timedelta(seconds=2)
-    failures: int = Field(2, ge=1, le=100, description="consecutive failed checks that open an incident")
-    successes: int = Field(1, ge=1, le=100, description="consecutive passed checks that prove recovery")
+    failures: int = Field(
+        2, ge=1, le=100, description="consecutive failed checks that open an incident"
+    )
+    successes: int = Field(
+        1, ge=1, le=100, description="consecutive passed checks that prove recovery"
+    )
 
     @model_validator(mode="after")
     def _positive(self) -> CheckBase:
@@ -115,7 +132,9 @@ class HttpCheck(CheckBase):
     check: Literal["http"]
     url: str = Field(pattern=r"^https?://", description="http:// or https:// URL")
     method: Literal["GET", "HEAD", "POST"] = "GET"
-    status: list[int] = Field(default_factory=list, description="accepted statuses; empty: any 2xx or 3xx")
+    status: list[int] = Field(
+        default_factory=list, description="accepted statuses; empty: any 2xx or 3xx"
+    )
     expect: str | None = Field(None, description="substring the body must contain")
     verify_tls: bool = True
     headers: dict[str, str] = Field(default_factory=dict)
@@ -138,8 +157,8 @@ class CommandCheck(CheckBase):
     """A command whose exit code must be ``expect_exit``."""
 
     check: Literal["command"]
+    shell: bool = Field(False, description="run the command string through /bin/sh -c")
     command: Argv
-    shell: bool = Field(False, description="run command[0] through /bin/sh -c")
     expect_exit: int = 0
     cwd: str | None = None
     env: dict[str, str] = Field(default_factory=dict)
@@ -157,7 +176,9 @@ class PostgresCheck(CheckBase):
     """A query through psycopg that must succeed."""
 
     check: Literal["postgres"]
-    dsn: str = Field(pattern=r"^postgres(ql)?://", description="libpq URL; its password is never logged")
+    dsn: str = Field(
+        pattern=r"^postgres(ql)?://", description="libpq URL; its password is never logged"
+    )
     query: str = "SELECT 1"
 
 
@@ -199,7 +220,9 @@ class Backup(StrictModel):
     keep: Duration = timedelta(days=7)
     repository: str | None = None
     verify: Literal["daily", "weekly", "after_backup", "never"] = "never"
-    verify_table: str | None = Field(None, description="PostgreSQL: a table whose rows are counted on verify")
+    verify_table: str | None = Field(
+        None, description="PostgreSQL: a table whose rows are counted on verify"
+    )
     archive_timeout: Duration | None = Field(
         None,
         description="WAL engines: longest time before a WAL segment is archived (default 60s); "
@@ -216,7 +239,9 @@ class Backup(StrictModel):
     @model_validator(mode="after")
     def _archive_for_wal(self) -> Backup:
         if self.archive_timeout is not None and self.engine not in WAL_ENGINES:
-            raise ValueError("archive_timeout applies only to the pg_basebackup and pgbackrest engines")
+            raise ValueError(
+                "archive_timeout applies only to the pg_basebackup and pgbackrest engines"
+            )
         return self
 
     @property
@@ -229,7 +254,9 @@ class Backup(StrictModel):
         """The WAL archive bound in force: the configured one, else PostgreSQL's setting of 60s."""
         return self.archive_timeout or timedelta(seconds=60)
 
-    def longest_gap(self, start: datetime | None = None, horizon: timedelta = timedelta(days=8)) -> timedelta:
+    def longest_gap(
+        self, start: datetime | None = None, horizon: timedelta = timedelta(days=8)
+    ) -> timedelta:
         """Longest interval between two scheduled runs over ``horizon`` (a week covers any cron)."""
         base = start or datetime(2026, 1, 5)  # a Monday, so weekly schedules are seen whole
         it = croniter(self.schedule, base)
@@ -267,6 +294,9 @@ class StepBase(StrictModel):
     approval: Literal["required", "none"] = Field(
         "none", description="required: wait for `paramedic approve` before acting"
     )
+    approval_timeout: Duration | None = Field(
+        None, description="escalate when nobody answers within this; default: the step's timeout"
+    )
 
     @property
     def needs_approval(self) -> bool:
@@ -295,7 +325,9 @@ class FailoverToStandby(StepBase):
     standby: str | None = Field(None, description="standby component; default: spec.standby")
 
 
-_TARGET = re.compile(r"^(latest|before_failure|\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)$")
+_TARGET = re.compile(
+    r"^(latest|before_failure|\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)$"
+)
 
 
 class RestoreFromBackup(StepBase):
@@ -311,7 +343,9 @@ class RestoreFromBackup(StepBase):
         if isinstance(value, datetime):
             return value.isoformat()
         if isinstance(value, str) and not _TARGET.match(value):
-            raise ValueError("must be latest, before_failure or a timestamp like 2026-11-25T14:30:00Z")
+            raise ValueError(
+                "must be latest, before_failure or a timestamp like 2026-11-25T14:30:00Z"
+            )
         return value
 
 
@@ -326,9 +360,11 @@ class Run(StepBase):
     """Run a user's command (argv; no shell unless asked) or function."""
 
     strategy: Literal["run"]
+    shell: bool = Field(False, description="run the command string through /bin/sh -c")
     command: Argv | None = None
-    shell: bool = False
-    function: str | None = Field(None, description="a Lambda function name/ARN (aws) or module:function")
+    function: str | None = Field(
+        None, description="a Lambda function name/ARN (aws) or module:function"
+    )
 
     _split = field_validator("command", mode="before")(_argv)
 
@@ -353,7 +389,9 @@ class Budget(StrictModel):
 
     recoveries: int = Field(3, ge=1, le=1000)
     window: Duration = timedelta(minutes=10)
-    backoff: Duration = Field(timedelta(seconds=1), description="wait before the second attempt; doubles")
+    backoff: Duration = Field(
+        timedelta(seconds=1), description="wait before the second attempt; doubles"
+    )
     backoff_max: Duration = timedelta(seconds=30)
 
 
@@ -362,7 +400,9 @@ class Drills(StrictModel):
 
     allowed: bool = False
     window: str | None = Field(None, description='e.g. "Sat 02:00-04:00" (agent local time)')
-    faults: list[str] = Field(default_factory=list, description="allowed faults; empty: all the provider offers")
+    faults: list[str] = Field(
+        default_factory=list, description="allowed faults; empty: all the provider offers"
+    )
     schedule: str | None = Field(None, description="cron expression for scheduled drills")
     abort_after: Duration | None = Field(None, description="default: 2 × rto")
 
@@ -399,9 +439,12 @@ class NotifyRoute(StrictModel):
     name: str = Field(pattern=NAME_PATTERN)
     url: str = Field(min_length=3, description="an Apprise URL; tokens in it are never logged")
     events: list[Event] = Field(default_factory=lambda: list(Event))
-    only_after_retries: bool = Field(False, description="stay quiet until the recovery ladder is exhausted")
+    only_after_retries: bool = Field(
+        False, description="stay quiet until the recovery ladder is exhausted"
+    )
     escalation: bool = Field(
-        False, description="escalation route: notified only when an incident outlives the RTO or is escalated"
+        False,
+        description="escalation route: notified only when an incident outlives the RTO or is escalated",
     )
 
 
@@ -411,7 +454,9 @@ class Agent(StrictModel):
     stop_processes_on_exit: bool = Field(True, description="stop owned processes on SIGTERM/SIGINT")
     check_concurrency: int = Field(256, ge=1, le=100_000)
     log_dir: str = Field("./var/log", description="per-component logs of owned processes")
-    run_dir: str = Field("./var/run", description="pid files and per-incident markers of owned processes")
+    run_dir: str = Field(
+        "./var/run", description="pid files and per-incident markers of owned processes"
+    )
 
 
 class Catalog(StrictModel):
@@ -422,7 +467,7 @@ class Catalog(StrictModel):
     state: str = Field("sqlite:///paramedic.db", description="sqlite:///FILE or postgresql://…")
     notify: list[NotifyRoute] = Field(default_factory=list)
     agent: Agent = Agent()
-    components: dict[str, Component] = Field(min_length=1)
+    components: dict[ComponentName, Component] = Field(min_length=1)
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
     _source: str = PrivateAttr(default="<catalog>")
 
@@ -451,18 +496,10 @@ class Catalog(StrictModel):
         """``state`` with a relative SQLite file resolved against the catalog's folder."""
         prefix = "sqlite:///"
         if self.state.startswith(prefix) and not self.state.startswith(prefix + "/"):
-            rest = self.state[len(prefix):]
+            rest = self.state[len(prefix) :]
             if rest and rest != ":memory:":
                 return prefix + str(self.resolve_path(rest))
         return self.state
-
-    @field_validator("components")
-    @classmethod
-    def _names(cls, value: dict[str, Component]) -> dict[str, Component]:
-        for name in value:
-            if not _NAME.match(name):
-                raise ValueError(f"component name {name!r} must match {NAME_PATTERN}")
-        return value
 
     def location_of(self, name: str) -> str:
         """The component's own location, else the catalog's."""

@@ -32,6 +32,8 @@ class CheckResult:
     duration_s: float
     failure: FailureClass | None = None
     detail: str = ""
+    output: str = ""
+    """What the probe printed (command checks: the last 2,000 characters of stdout+stderr)."""
 
     def __post_init__(self) -> None:
         if self.ok and self.failure is not None:

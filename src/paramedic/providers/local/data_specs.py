@@ -19,10 +19,18 @@ class PostgresSpec(SpecModel):
     data_dir: str
     port: int = Field(5432, ge=1, le=65535)
     host: str = "127.0.0.1"
-    bin_dir: str | None = Field(None, description="folder of pg_ctl, initdb, pg_basebackup; default: PATH")
-    user: str | None = Field(None, description="OS user that owns the cluster; default: the agent's")
-    standby: str | None = Field(None, description="component name of a streaming standby in the same location")
-    load_balancer: str | None = Field(None, description="haproxy component that routes clients here")
+    bin_dir: str | None = Field(
+        None, description="folder of pg_ctl, initdb, pg_basebackup; default: PATH"
+    )
+    user: str | None = Field(
+        None, description="OS user that owns the cluster; default: the agent's"
+    )
+    standby: str | None = Field(
+        None, description="component name of a streaming standby in the same location"
+    )
+    load_balancer: str | None = Field(
+        None, description="haproxy component that routes clients here"
+    )
 
 
 class RedisSpec(SpecModel):
@@ -52,7 +60,9 @@ class HaproxySpec(SpecModel):
     backend: str | None = Field(None, description="backend whose servers this load balancer fronts")
 
 
-_RESTART_RESTORE = frozenset({StrategyName.restart_service, StrategyName.restore_from_backup, StrategyName.run})
+_RESTART_RESTORE = frozenset(
+    {StrategyName.restart_service, StrategyName.restore_from_backup, StrategyName.run}
+)
 
 POSTGRES = ProviderInfo(
     name="postgres",

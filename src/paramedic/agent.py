@@ -1,0 +1,587 @@
+"""The agent, ``paramedic run``: watch, detect, recover, notify.
+
+It wires the parts together and decides nothing itself: check results go to
+each component's detector, and the agent carries out the detector's decision
+(open an incident and start its durable recovery, mark it blocked, record a
+transition). One structured log line per decision.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import fcntl
+import json
+import logging
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from paramedic.catalog.loader import load_catalog
+from paramedic.catalog.model import Catalog, Event
+from paramedic.checks import CheckScheduler
+from paramedic.checks.result import CheckResult
+from paramedic.clock import Clock, RealClock
+from paramedic.detect import DecisionKind, Detector, HealthState
+from paramedic.errors import NotBuiltYet, ParamedicError, ProviderUnavailable, Refused
+from paramedic.graph import DependencyGraph
+from paramedic.notify import Notice, Notifier
+from paramedic.providers.base import Provider
+from paramedic.providers.registry import build_provider
+from paramedic.recovery import durable, workflow
+from paramedic.recovery.engine import RecoveryEngine
+from paramedic.store import Store
+
+log = logging.getLogger("paramedic.agent")
+
+FAILING = frozenset(
+    {
+        HealthState.suspect,
+        HealthState.failed,
+        HealthState.recovering,
+        HealthState.escalated,
+        HealthState.blocked,
+    }
+)
+"""States in which a component counts as failing for its dependents."""
+
+
+# ---------------------------------------------------------------- the single-agent lock
+
+
+@contextlib.contextmanager
+def agent_lock(run_dir: Path) -> Iterator[Path]:
+    """Hold ``run_dir/agent.lock`` for the agent's lifetime; Refused when another agent holds it."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / "agent.lock"
+    handle = path.open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "?"
+        handle.close()
+        raise Refused(
+            f"another paramedic agent (pid {holder}) is running for this catalog ({path}); stop it first"
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    try:
+        yield path
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+
+def agent_running(run_dir: Path) -> bool:
+    """True when an agent holds the lock of this run dir."""
+    path = run_dir / "agent.lock"
+    if not path.exists():
+        return False
+    with path.open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
+
+
+# ---------------------------------------------------------------- decision log
+
+
+class DecisionLog:
+    """One line per decision, as text or JSON."""
+
+    def __init__(self, fmt: str, stream: TextIO | None = None) -> None:
+        self.fmt = fmt
+        self.stream = stream or sys.stderr
+
+    def line(self, at: datetime, component: str, decision: str, reason: str, **extra: Any) -> None:
+        """Write one decision."""
+        if self.fmt == "json":
+            record = {
+                "at": at.isoformat().replace("+00:00", "Z"),
+                "component": component,
+                "decision": decision,
+                "reason": reason,
+                **extra,
+            }
+            self.stream.write(json.dumps(record, default=str) + "\n")
+        else:
+            tail = "".join(f" {k}={v}" for k, v in extra.items() if v is not None)
+            self.stream.write(
+                f"{at:%Y-%m-%dT%H:%M:%S}Z {component:<16} {decision:<22} {reason}{tail}\n"
+            )
+        self.stream.flush()
+
+
+# ---------------------------------------------------------------- the agent
+
+
+@dataclass
+class _Watch:
+    """What the agent keeps per component."""
+
+    detector: Detector
+    provider: Provider | None
+    paused_until: datetime | None = None
+    paused: bool = False
+
+
+class Agent:
+    """The long-running process: one per catalog (its run dir holds a lock)."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        *,
+        clock: Clock | None = None,
+        log_format: str = "text",
+        decision_stream: TextIO | None = None,
+    ) -> None:
+        self.catalog = catalog
+        self.clock = clock or RealClock()
+        self.decisions = DecisionLog(log_format, decision_stream)
+        self.store: Store | None = None
+        self.notifier: Notifier | None = None
+        self.scheduler: CheckScheduler | None = None
+        self.watches: dict[str, _Watch] = {}
+        self.graph = DependencyGraph({n: c.depends_on for n, c in catalog.components.items()})
+        self._stop = asyncio.Event()
+        self._reload_requested = False
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def run(self) -> int:
+        """Run until stopped; returns the process exit code."""
+        with agent_lock(self.catalog.resolve_path(self.catalog.agent.run_dir)):
+            await self._start()
+            try:
+                self._install_signals()
+                scheduler = self.scheduler
+                assert scheduler is not None
+                runner = asyncio.create_task(scheduler.run(), name="checks")
+                watchdog = asyncio.create_task(self._watchdog(), name="watchdog")
+                await self._stop.wait()
+                scheduler.stop()
+                watchdog.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watchdog
+                await runner
+            finally:
+                await self._shutdown()
+        return 0
+
+    def stop(self) -> None:
+        """Ask the agent to stop (what SIGTERM and SIGINT do)."""
+        self._stop.set()
+
+    async def _start(self) -> None:
+        catalog = self.catalog
+        self.store = Store.open(catalog.state_url())
+        store = self.store
+        for name, comp in catalog.components.items():
+            store.upsert_component(
+                name,
+                type=comp.type.value,
+                location=catalog.location_of(name),
+                criticality=comp.criticality.value,
+                provider=comp.provider,
+                rto_s=comp.rto.total_seconds(),
+                rpo_s=comp.rpo.total_seconds(),
+            )
+        self.notifier = Notifier(catalog.notify, clock=self.clock, record=self._record_notification)
+        for name, comp in catalog.components.items():
+            self.watches[name] = _Watch(Detector(name, comp.health), self._provider(name))
+        self._refresh_pauses()
+        self.scheduler = CheckScheduler(
+            self.clock,
+            catalog.agent.check_concurrency,
+            on_result=self._on_result,
+            probe_for=self._probe_for,
+        )
+        engine = RecoveryEngine(
+            catalog=catalog,
+            store=store,
+            clock=self.clock,
+            providers={n: w.provider for n, w in self.watches.items() if w.provider is not None},
+            check=self._verification_check,
+            notifier=self.notifier,
+            hooks=self,
+        )
+        workflow.install(engine)
+        for name, watch in self.watches.items():
+            if watch.provider is not None:
+                watch.provider.on_exit = self._on_exit  # type: ignore[attr-defined]
+                await watch.provider.start()
+            self.scheduler.set(name, catalog.components[name].health)
+        await durable.launch(catalog.state_url())  # resumes recoveries a crash interrupted
+        for incident in store.incidents(open_only=True):
+            if incident.component not in self.watches:
+                continue
+            if incident.state == "blocked":
+                self.watches[incident.component].detector.mark_blocked(
+                    incident.blocked_by or "?", incident.failed_at
+                )
+                continue
+            self.watches[incident.component].detector.recovery_started()
+            await self._start_workflow(incident.id)
+        self.decisions.line(
+            self.clock.now(),
+            "-",
+            "agent_started",
+            f"watching {len(self.watches)} components from {catalog.source}",
+        )
+
+    async def _shutdown(self) -> None:
+        if self.scheduler is not None:
+            await self.scheduler.aclose()
+        for task in list(self._tasks):
+            task.cancel()
+        if self.notifier is not None:
+            await self.notifier.drain(5.0)
+            await self.notifier.aclose()
+        stop_owned = self.catalog.agent.stop_processes_on_exit
+        for watch in self.watches.values():
+            if watch.provider is not None:
+                try:
+                    await watch.provider.close(stop_owned)
+                except ParamedicError as exc:
+                    log.warning("closing provider: %s", exc)
+        durable.shutdown()
+        workflow.install(None)
+        if self.store is not None:
+            self.store.close()
+        self.decisions.line(self.clock.now(), "-", "agent_stopped", "stopped cleanly")
+
+    def _install_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop)
+        loop.add_signal_handler(signal.SIGHUP, lambda: self._spawn(self.reload()))
+
+    def _provider(self, name: str) -> Provider | None:
+        try:
+            return build_provider(self.catalog, name)
+        except (NotBuiltYet, ProviderUnavailable) as exc:
+            self.decisions.line(
+                self.clock.now(), name, "watch_only", f"{exc}; it is watched, not recovered"
+            )
+            return None
+
+    async def _verification_check(self, name: str) -> CheckResult:
+        """The component's own check, run for the recovery workflow (its result stays in the workflow)."""
+        scheduler = self.scheduler
+        assert scheduler is not None
+        return await scheduler.check_now(name, deliver=False)
+
+    def _probe_for(self, name: str) -> Any:
+        watch = self.watches.get(name)
+        return watch.provider if watch else None
+
+    def _spawn(self, coro: Any) -> None:
+        # A fresh context: callbacks may fire from tasks born inside a DBOS step (a provider's
+        # exit watcher), and DBOS's workflow context must not leak into the agent's own work.
+        task = asyncio.create_task(coro, context=contextvars.Context())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # ------------------------------------------------------------ checks → decisions
+
+    def _failing(self) -> set[str]:
+        return {n for n, w in self.watches.items() if w.detector.state in FAILING}
+
+    async def _on_result(self, name: str, result: CheckResult) -> None:
+        watch = self.watches.get(name)
+        store = self.store
+        if watch is None or store is None:
+            return
+        before = watch.detector.state
+        failing_dep = None if result.ok else self.graph.failing_root(name, self._failing() - {name})
+        decision = watch.detector.observe(
+            result, failing_dependency=failing_dep, paused=watch.paused
+        )
+        after = watch.detector.state
+        store.record_check(
+            name, at=result.at, ok=result.ok, state=after.value, detail=result.summary
+        )
+        if after != before:
+            store.record_transition(
+                name,
+                at=result.at,
+                from_state=before.value,
+                to_state=after.value,
+                reason=decision.reason,
+            )
+        if decision.kind == DecisionKind.nothing:
+            return
+        self.decisions.line(result.at, name, decision.kind.value, decision.reason)
+        await self._carry_out(name, decision)
+        if after == HealthState.healthy and before != HealthState.healthy:
+            await self._dependency_recovered(name)
+
+    async def _carry_out(self, name: str, decision: Any) -> None:
+        store = self.store
+        assert store is not None
+        comp = self.catalog.components[name]
+        kind = decision.kind
+        if kind in (DecisionKind.open_incident, DecisionKind.flapping):
+            incident = store.open_incident_of(name)
+            if incident is None:
+                incident = store.open_incident(
+                    component=name,
+                    kind="failure",
+                    failed_at=decision.failed_at,
+                    detected_at=decision.detected_at,
+                    failure=decision.failure.value if decision.failure else None,
+                    reason=decision.reason,
+                    target_rto_s=comp.rto.total_seconds(),
+                    target_rpo_s=comp.rpo.total_seconds(),
+                )
+            else:  # a blocked incident whose dependency came back: the same incident, now recovered
+                incident = store.update_incident(incident.id, state="open", reason=decision.reason)
+            await self._notify(Event.failure_detected, incident.id, name, decision.reason)
+            if not decision.starts_recovery:
+                await self._spawn_escalation(incident.id, decision.reason)
+                return
+            if self.watches[name].provider is None:
+                await self._spawn_escalation(
+                    incident.id, f"{name} has no provider built to recover it"
+                )
+                return
+            self.watches[name].detector.recovery_started()
+            await self._start_workflow(incident.id)
+        elif kind == DecisionKind.blocked:
+            if store.open_incident_of(name) is None:
+                incident = store.open_incident(
+                    component=name,
+                    kind="failure",
+                    failed_at=decision.failed_at,
+                    detected_at=decision.detected_at,
+                    failure=decision.failure.value if decision.failure else None,
+                    reason=decision.reason,
+                    target_rto_s=comp.rto.total_seconds(),
+                    target_rpo_s=comp.rpo.total_seconds(),
+                )
+                store.update_incident(incident.id, state="blocked", blocked_by=decision.blocked_by)
+                await self._notify(Event.blocked, incident.id, name, decision.reason)
+        elif kind in (DecisionKind.recovered_by_itself, DecisionKind.recovered_after_escalation):
+            incident = store.open_incident_of(name)
+            if incident is not None and incident.state == "blocked":
+                store.update_incident(
+                    incident.id,
+                    state="recovered",
+                    recovered_at=self.clock.now(),
+                    strategy="dependency_recovered",
+                    reason=decision.reason,
+                )
+
+    async def _spawn_escalation(self, incident_id: str, reason: str) -> None:
+        engine = workflow.engine()
+        await engine.escalate(incident_id, reason)
+
+    async def _start_workflow(self, incident_id: str) -> None:
+        """Start (or find running) the durable recovery whose workflow id is the incident id."""
+        from dbos import DBOS, SetWorkflowID
+
+        async def start() -> None:
+            with SetWorkflowID(incident_id):
+                await DBOS.start_workflow_async(workflow.recovery_workflow, incident_id, None)
+
+        await asyncio.create_task(start(), context=contextvars.Context())
+
+    async def _dependency_recovered(self, name: str) -> None:
+        scheduler = self.scheduler
+        assert scheduler is not None
+        for dependent in self.graph.dependents(name):
+            watch = self.watches[dependent]
+            if watch.detector.state == HealthState.blocked:
+                decision = watch.detector.dependency_recovered()
+                self.decisions.line(
+                    self.clock.now(), dependent, decision.kind.value, decision.reason
+                )
+                self._spawn(scheduler.check_now(dependent))
+
+    def _on_exit(self, name: str, returncode: int | None) -> None:
+        """An owned process exited: check it now instead of at the next interval."""
+        if self.scheduler is not None and not self._stop.is_set():
+            self._spawn(self.scheduler.check_now(name))
+
+    # ------------------------------------------------------------ hooks from the recovery engine
+
+    def recovery_started(self, component: str) -> None:
+        """The workflow began acting on ``component``."""
+        watch = self.watches.get(component)
+        if watch is not None and watch.detector.state != HealthState.recovering:
+            watch.detector.recovery_started()
+
+    def recovery_finished(self, component: str, ok: bool, reason: str) -> None:
+        """The workflow ended; move the detector and, on success, release blocked dependents."""
+        watch = self.watches.get(component)
+        if watch is None:
+            return
+        before = watch.detector.state
+        decision = watch.detector.recovery_finished(ok, at=self.clock.now(), reason=reason)
+        self.decisions.line(self.clock.now(), component, decision.kind.value, decision.reason)
+        if self.store is not None and decision.state != before:
+            self.store.record_transition(
+                component,
+                at=self.clock.now(),
+                from_state=before.value,
+                to_state=decision.state.value,
+                reason=decision.reason,
+            )
+        if ok:
+            self._spawn(self._dependency_recovered(component))
+
+    # ------------------------------------------------------------ housekeeping
+
+    def _refresh_pauses(self) -> None:
+        store = self.store
+        if store is None:
+            return
+        now = self.clock.now()
+        for row in store.components():
+            watch = self.watches.get(row.name)
+            if watch is None:
+                continue
+            paused = row.paused_until is not None and row.paused_until > now
+            if row.paused_until is None and row.pause_reason:
+                paused = True  # paused until resumed
+            if watch.paused and not paused:
+                self.decisions.line(
+                    now, row.name, "resumed", "maintenance over: recovering and paging again"
+                )
+            watch.paused = paused
+
+    async def _watchdog(self) -> None:
+        """Every second: pauses that expired, incidents that outlived their RTO."""
+        escalated_rto: set[str] = set()
+        while True:
+            await asyncio.sleep(1.0)
+            try:
+                self._refresh_pauses()
+                await self._rto_watch(escalated_rto)
+                if self._reload_requested:
+                    self._reload_requested = False
+            except ParamedicError as exc:
+                log.warning("watchdog: %s", exc)
+
+    async def _rto_watch(self, done: set[str]) -> None:
+        store = self.store
+        assert store is not None
+        now = self.clock.now()
+        for incident in store.incidents(open_only=True):
+            if incident.id in done or incident.state == "blocked":
+                continue
+            if (now - incident.failed_at).total_seconds() > incident.target_rto_s:
+                done.add(incident.id)
+                await self._notify(
+                    Event.escalated,
+                    incident.id,
+                    incident.component,
+                    f"open for longer than its RTO of {incident.target_rto_s:g}s",
+                    outlived_rto=True,
+                )
+
+    async def reload(self) -> None:
+        """SIGHUP: re-read the catalog; add, change and remove watches without dropping incidents."""
+        try:
+            fresh = load_catalog(self.catalog.source)
+        except ParamedicError as exc:
+            self.decisions.line(
+                self.clock.now(), "-", "reload_refused", f"{exc}; keeping the running catalog"
+            )
+            return
+        scheduler = self.scheduler
+        assert scheduler is not None
+        for name in set(self.watches) - set(fresh.components):
+            scheduler.remove(name)
+            watch = self.watches.pop(name)
+            if watch.provider is not None:
+                await watch.provider.close(False)
+        for name, comp in fresh.components.items():
+            if name not in self.watches or self.catalog.components.get(name) != comp:
+                old = self.watches.get(name)
+                detector = (
+                    old.detector
+                    if old and old.detector.state != HealthState.healthy
+                    else Detector(name, comp.health)
+                )
+                self.watches[name] = _Watch(detector, old.provider if old else None)
+                scheduler.set(name, comp.health)
+        self.catalog = fresh
+        self.graph = DependencyGraph({n: c.depends_on for n, c in fresh.components.items()})
+        engine = workflow.engine()
+        engine.catalog = fresh
+        self.decisions.line(
+            self.clock.now(),
+            "-",
+            "reloaded",
+            f"catalog reloaded: {len(fresh.components)} components",
+        )
+
+    # ------------------------------------------------------------ notifications
+
+    async def _notify(
+        self,
+        event: Event,
+        incident_id: str,
+        component: str,
+        message: str,
+        outlived_rto: bool = False,
+    ) -> None:
+        if self.notifier is None or self.store is None:
+            return
+        watch = self.watches.get(component)
+        if watch is not None and watch.paused:
+            self.decisions.line(
+                self.clock.now(), component, "page_suppressed", f"paused: {event.value} not sent"
+            )
+            return
+        incident = self.store.incident(incident_id)
+        payload = incident.to_json()
+        payload["message"] = message
+        title = f"[paramedic] {component}: {event.value.replace('_', ' ')}: {message}"
+        await self.notifier.notify(
+            Notice(
+                event=event,
+                component=component,
+                incident_id=incident_id,
+                title=title,
+                payload=payload,
+                outlived_rto=outlived_rto,
+            )
+        )
+
+    def _record_notification(self, record: Any) -> None:
+        if self.store is not None:
+            self.store.record_notification(
+                incident_id=record.incident_id,
+                route=record.route,
+                event=str(record.event),
+                at=record.at,
+                status=str(record.status),
+                attempts=record.attempts,
+                error=record.error or "",
+            )
+
+
+def run_agent(catalog_path: str, *, log_format: str = "text") -> int:
+    """``paramedic run``: load the catalog and run the agent until a signal stops it."""
+    catalog = load_catalog(catalog_path)
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    agent = Agent(catalog, log_format=log_format)
+    return asyncio.run(agent.run())

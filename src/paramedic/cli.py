@@ -1,0 +1,447 @@
+"""The command line: ``paramedic VERB``.
+
+Every error a user can cause prints one line on stderr and exits 2; no
+traceback reaches a user (``PARAMEDIC_DEBUG=1`` shows it for a bug report).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from typer._click import exceptions as click_exc  # typer vendors click since 0.20
+
+from paramedic import __version__
+from paramedic.errors import CatalogError, NotBuiltYet, ParamedicError
+
+DEFAULT_CATALOG = "paramedic.yaml"
+
+app = typer.Typer(
+    name="paramedic",
+    help="Keeps single-location components recovering by themselves.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+out = Console(highlight=False, soft_wrap=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class LogFormat(StrEnum):
+    """How the agent writes its decision log."""
+
+    text = "text"
+    json = "json"
+
+
+def _default_catalog() -> str:
+    return os.environ.get("PARAMEDIC_CATALOG", DEFAULT_CATALOG)
+
+
+CatalogArg = Annotated[
+    str | None,
+    typer.Argument(
+        help="catalog file (default: $PARAMEDIC_CATALOG or ./paramedic.yaml)", show_default=False
+    ),
+]
+CatalogOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--catalog", "-c", help="catalog file (default: $PARAMEDIC_CATALOG or ./paramedic.yaml)"
+    ),
+]
+StateOpt = Annotated[
+    str | None, typer.Option("--state", help="state store URL; default: `state:` of the catalog")
+]
+JsonOpt = Annotated[
+    bool, typer.Option("--json", help="machine-readable output (shapes in the README)")
+]
+
+
+def _load(path: str | None) -> Any:
+    from paramedic.catalog.loader import load_catalog
+
+    return load_catalog(path or _default_catalog())
+
+
+def _open_store(catalog_path: str | None, state: str | None) -> Any:
+    """The store named by ``--state``, else by the catalog's ``state:``."""
+    from paramedic.store import Store
+
+    if state:
+        return Store.open(state)
+    catalog = _load(catalog_path)
+    return Store.open(catalog.state_url())
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def _not_built(verb: str, capability: str, issue: str) -> NoReturn:
+    raise NotBuiltYet(
+        f"`paramedic {verb}` needs {capability}, which is not built yet in this version ({issue})"
+    )
+
+
+# ---------------------------------------------------------------- catalog
+
+
+@app.command()
+def validate(catalog: CatalogArg = None) -> None:
+    """Check the catalog; print every problem, one line each (exit 0 valid, 2 invalid)."""
+    loaded = _load(catalog)
+    n = len(loaded.components)
+    out.print(f"{loaded.source}: valid ({n} component{'s' if n != 1 else ''})")
+
+
+@app.command()
+def schema() -> None:
+    """Print the catalog's JSON Schema (for editor completion; see the README)."""
+    from paramedic.catalog.schema import catalog_schema
+
+    _print_json(catalog_schema())
+
+
+@app.command()
+def plan(catalog: CatalogArg = None, as_json: JsonOpt = False) -> None:
+    """Inventory, blast radius, recovery plan per failure, and gaps against the objectives."""
+    from paramedic.plan import analyze
+
+    result = analyze(_load(catalog))
+    if as_json:
+        _print_json(result.to_json())
+        return
+    from paramedic.views.plan import render_plan
+
+    render_plan(result, out)
+
+
+# ---------------------------------------------------------------- the agent
+
+
+@app.command()
+def run(
+    catalog: CatalogArg = None,
+    listen: Annotated[str | None, typer.Option(help="serve the HTTP API on HOST:PORT")] = None,
+    log_format: Annotated[
+        LogFormat, typer.Option("--log-format", help="decision log format")
+    ] = LogFormat.text,
+) -> None:
+    """The agent: watch, detect, recover, notify (until SIGTERM/SIGINT; SIGHUP reloads the catalog)."""
+    if listen:
+        _not_built("run --listen", "the HTTP API and dashboard", "planned after the core")
+    from paramedic.agent import run_agent
+
+    path = catalog or _default_catalog()
+    _load(path)  # fail fast with the catalog's own messages
+    raise typer.Exit(run_agent(path, log_format=log_format.value))
+
+
+# ---------------------------------------------------------------- reading the store
+
+
+@app.command()
+def status(catalog: CatalogOpt = None, state: StateOpt = None, as_json: JsonOpt = False) -> None:
+    """Each component's health and open incidents, from the state store."""
+    store = _open_store(catalog, state)
+    try:
+        components = store.components()
+        incidents = store.incidents(open_only=True)
+    finally:
+        store.close()
+    if as_json:
+        _print_json(
+            {
+                "components": [c.to_json() for c in components],
+                "open_incidents": [i.to_json() for i in incidents],
+            }
+        )
+        return
+    from paramedic.views.status import render_status
+
+    render_status(components, incidents, out, now=datetime.now(UTC))
+
+
+@app.command()
+def history(
+    component: Annotated[str | None, typer.Argument(help="only this component")] = None,
+    catalog: CatalogOpt = None,
+    state: StateOpt = None,
+    limit: Annotated[int, typer.Option(min=1, help="newest N incidents")] = 20,
+    as_json: JsonOpt = False,
+) -> None:
+    """Incidents with their steps and timings; measured RTO/RPO against the targets."""
+    store = _open_store(catalog, state)
+    try:
+        if component is not None and component not in {c.name for c in store.components()}:
+            known = set() if state else set(_load(catalog).components)
+            if component not in known:
+                store.component(component)  # NotFound names it
+        incidents = store.incidents(component, limit=limit)
+        steps = {i.id: store.steps(i.id) for i in incidents}
+    finally:
+        store.close()
+    if as_json:
+        _print_json(
+            {
+                "incidents": [
+                    {**i.to_json(), "steps": [s.to_json() for s in steps[i.id]]} for i in incidents
+                ]
+            }
+        )
+        return
+    from paramedic.views.history import render_history
+
+    render_history(incidents, steps, out)
+
+
+# ---------------------------------------------------------------- acting
+
+
+@app.command()
+def recover(
+    component: Annotated[str, typer.Argument(help="component to recover")],
+    strategy: Annotated[
+        str | None, typer.Option(help="only this strategy of the component's ladder")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="show what would be done, do nothing")
+    ] = False,
+    catalog: CatalogOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """A recovery asked for by hand, through the same durable workflow (exit 0 recovered, 1 not)."""
+    from paramedic.manual import dry_run_plan, recover_by_hand
+
+    loaded = _load(catalog)
+    if dry_run:
+        lines = dry_run_plan(loaded, component, strategy)
+        if as_json:
+            _print_json({"component": component, "dry_run": True, "steps": lines})
+        else:
+            for line in lines:
+                out.print(
+                    f"{line['seq']}. {line['strategy']}: {line['does']}"
+                    + ("  [needs approval]" if line["approval"] else "")
+                )
+        return
+    incident = recover_by_hand(loaded, component, strategy, progress=lambda m: err.print(m))
+    if as_json:
+        _print_json(incident)
+    else:
+        verdict = "recovered" if incident["state"] == "recovered" else incident["state"]
+        out.print(
+            f"{incident['id']}: {component} {verdict}"
+            + (f" by {incident['strategy']}" if incident.get("strategy") else "")
+            + (f" — {incident['reason']}" if incident["state"] != "recovered" else "")
+        )
+    raise typer.Exit(0 if incident["state"] == "recovered" else 1)
+
+
+def _decide(incident_id: str, approved: bool, catalog: str | None, state: str | None) -> None:
+    from paramedic.recovery.durable import DurableClient
+
+    store = _open_store(catalog, state)
+    try:
+        actor = os.environ.get("USER") or "operator"
+        store.decide_approval(incident_id, approved=approved, actor=actor, at=datetime.now(UTC))
+        url = state or _load(catalog).state_url()
+    finally:
+        store.close()
+    client = DurableClient(url)
+    try:
+        client.send_approval(incident_id, approved, actor)
+    finally:
+        client.close()
+    out.print(f"{incident_id}: {'approved' if approved else 'denied'} by {actor}")
+
+
+@app.command()
+def approve(
+    incident: Annotated[str, typer.Argument(help="incident id waiting for approval")],
+    catalog: CatalogOpt = None,
+    state: StateOpt = None,
+) -> None:
+    """Let a strategy that waits for approval go ahead."""
+    _decide(incident, True, catalog, state)
+
+
+@app.command()
+def deny(
+    incident: Annotated[str, typer.Argument(help="incident id waiting for approval")],
+    catalog: CatalogOpt = None,
+    state: StateOpt = None,
+) -> None:
+    """Refuse a strategy that waits for approval; the workflow moves to the next one."""
+    _decide(incident, False, catalog, state)
+
+
+@app.command()
+def pause(
+    component: Annotated[str, typer.Argument(help="component under maintenance")],
+    for_: Annotated[
+        str | None, typer.Option("--for", help="how long, e.g. 2h (default: until resumed)")
+    ] = None,
+    reason: Annotated[str, typer.Option(help="why, shown by status")] = "maintenance",
+    catalog: CatalogOpt = None,
+    state: StateOpt = None,
+) -> None:
+    """Maintenance: keep checking, but recover and page nothing."""
+    from paramedic.catalog.duration import format_duration, parse_duration
+
+    until = None
+    if for_ is not None:
+        try:
+            span = parse_duration(for_)
+        except ValueError as exc:
+            raise ParamedicError(f"--for {for_!r}: {exc}") from None
+        until = datetime.now(UTC) + span
+    store = _open_store(catalog, state)
+    try:
+        store.component(component)
+        store.pause(
+            component, until=until, reason=reason, actor=os.environ.get("USER") or "operator"
+        )
+    finally:
+        store.close()
+    span_text = f" for {format_duration(until - datetime.now(UTC))}" if until else " until resumed"
+    out.print(f"{component}: paused{span_text} ({reason})")
+
+
+@app.command()
+def resume(
+    component: Annotated[str, typer.Argument(help="component to watch and recover again")],
+    catalog: CatalogOpt = None,
+    state: StateOpt = None,
+) -> None:
+    """End maintenance: recover and page again."""
+    store = _open_store(catalog, state)
+    try:
+        store.component(component)
+        store.resume(component, actor=os.environ.get("USER") or "operator")
+    finally:
+        store.close()
+    out.print(f"{component}: resumed")
+
+
+@app.command()
+def backup(component: Annotated[str, typer.Argument()]) -> None:
+    """Take a backup of COMPONENT now."""
+    _not_built("backup", "the backup engines", "issue: Data recovery")
+
+
+@app.command()
+def backups(component: Annotated[str | None, typer.Argument()] = None) -> None:
+    """List recovery points and the restorable window."""
+    _not_built("backups", "the backup engines", "issue: Data recovery")
+
+
+@app.command()
+def restore(
+    component: Annotated[str, typer.Argument()],
+    to: Annotated[str | None, typer.Option("--to", help="latest or a timestamp")] = None,
+) -> None:
+    """Restore COMPONENT to the newest recovery point or to a time."""
+    _not_built("restore", "point-in-time restore", "issue: Data recovery")
+
+
+@app.command()
+def drill(
+    component: Annotated[str, typer.Argument()],
+    fault: Annotated[str | None, typer.Option("--fault")] = None,
+) -> None:
+    """Inject a fault on purpose and measure the recovery against the objectives."""
+    _not_built("drill", "fault injection and canaries", "issue: Drills and evidence")
+
+
+@app.command()
+def report(html: Annotated[str | None, typer.Option("--html")] = None) -> None:
+    """Compliance report: objectives, evidence, scores."""
+    _not_built("report", "recoverability scores and the report", "issue: Drills and evidence")
+
+
+@audit_app.command("verify")
+def audit_verify(
+    catalog: CatalogOpt = None, state: StateOpt = None, as_json: JsonOpt = False
+) -> None:
+    """Check the audit log's hash chain: exit 0 intact, 1 tampered."""
+    store = _open_store(catalog, state)
+    try:
+        verdict = store.verify_audit()
+    finally:
+        store.close()
+    if as_json:
+        _print_json(verdict.to_json())
+    else:
+        out.print(verdict.reason)
+    raise typer.Exit(0 if verdict.ok else 1)
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"paramedic {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="print the version")
+    ] = False,
+) -> None:
+    """paramedic: automated recovery for components constrained to a single location."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``paramedic`` command; returns the exit code."""
+    try:
+        result = app(args=argv, standalone_mode=False, prog_name="paramedic")
+        return int(result) if isinstance(result, int) else 0
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    except typer.Abort:
+        err.print("paramedic: aborted")
+        return 130
+    except click_exc.NoArgsIsHelpError as exc:
+        out.print(exc.format_message(), markup=False)
+        return 0
+    except click_exc.ClickException as exc:
+        err.print(f"paramedic: {exc.format_message()} (see paramedic --help)", markup=False)
+        return 2
+    except CatalogError as exc:
+        for problem in exc.problems:
+            err.print(str(problem), markup=False)
+        return 2
+    except ParamedicError as exc:
+        err.print(f"paramedic: {exc}", markup=False)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if os.environ.get("PARAMEDIC_DEBUG"):
+            traceback.print_exc()
+        err.print(
+            f"paramedic: internal error: {type(exc).__name__}: {exc} "
+            "(a bug; PARAMEDIC_DEBUG=1 shows the traceback for a report)",
+            markup=False,
+        )
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
+
+
+__all__ = ["app", "main"]

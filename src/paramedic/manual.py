@@ -1,0 +1,135 @@
+"""Recoveries asked for by hand (``paramedic recover``), through the same durable workflow.
+
+When an agent runs for the catalog, the incident is written to the store and
+the recovery is enqueued on the agent's DBOS queue, so the process that owns
+the component carries it out. When none runs, this process builds the same
+engine for the one component and runs the workflow itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from paramedic.catalog.model import Catalog
+from paramedic.checks import run_check
+from paramedic.checks.result import CheckResult
+from paramedic.clock import RealClock
+from paramedic.errors import NotFound, Refused
+from paramedic.notify import Notifier
+from paramedic.providers.registry import build_provider
+from paramedic.recovery import durable, workflow
+from paramedic.recovery.engine import RecoveryEngine
+from paramedic.recovery.ladder import plan_ladder
+from paramedic.store import Store
+
+
+def _component(catalog: Catalog, name: str) -> None:
+    if name not in catalog.components:
+        known = ", ".join(sorted(catalog.components))
+        raise NotFound(f"no component {name!r} in {catalog.source}; known: {known}")
+
+
+def dry_run_plan(catalog: Catalog, name: str, only: str | None) -> list[dict[str, Any]]:
+    """What ``recover`` would do, step by step, without doing it."""
+    _component(catalog, name)
+    ladder = plan_ladder(name, catalog.components[name], only)
+    provider = build_provider(catalog, name)
+    return [
+        {
+            "seq": step.seq,
+            "strategy": step.name,
+            "does": provider.describe(step.strategy),
+            "timeout_s": step.strategy.timeout.total_seconds(),
+            "approval": step.strategy.needs_approval,
+        }
+        for step in ladder
+    ]
+
+
+def recover_by_hand(
+    catalog: Catalog, name: str, only: str | None, progress: Callable[[str], None] = lambda _m: None
+) -> dict[str, Any]:
+    """Open a manual incident and run its recovery; returns the incident as ``history --json`` shows it."""
+    from paramedic.agent import agent_running
+
+    _component(catalog, name)
+    plan_ladder(
+        name, catalog.components[name], only
+    )  # refuse a bad --strategy before writing anything
+    store = Store.open(catalog.state_url())
+    try:
+        open_one = store.open_incident_of(name)
+        if open_one is not None:
+            raise Refused(
+                f"{name} already has an open incident {open_one.id} ({open_one.state}); "
+                f"one recovery at a time — see `paramedic history {name}`"
+            )
+        clock = RealClock()
+        now = clock.now()
+        comp = catalog.components[name]
+        incident = store.open_incident(
+            component=name,
+            kind="manual",
+            failed_at=now,
+            detected_at=now,
+            failure=None,
+            reason=f"recovery asked for by hand{f' (strategy {only})' if only else ''}",
+            target_rto_s=comp.rto.total_seconds(),
+            target_rpo_s=comp.rpo.total_seconds(),
+        )
+        if agent_running(catalog.resolve_path(catalog.agent.run_dir)):
+            progress(f"{incident.id}: handed to the running agent")
+            client = durable.DurableClient(catalog.state_url())
+            try:
+                client.enqueue_recovery(incident.id, only)
+                client.result(incident.id)
+            finally:
+                client.close()
+        else:
+            progress(f"{incident.id}: no agent runs for this catalog; recovering from this process")
+            asyncio.run(_run_here(catalog, store, name, incident.id, only))
+        final = store.incident(incident.id)
+        result = final.to_json()
+        result["steps"] = [s.to_json() for s in store.steps(incident.id)]
+        return result
+    finally:
+        store.close()
+
+
+async def _run_here(
+    catalog: Catalog, store: Store, name: str, incident_id: str, only: str | None
+) -> None:
+    from dbos import DBOS, SetWorkflowID
+
+    clock = RealClock()
+    provider = build_provider(catalog, name)
+    health = catalog.components[name].health
+
+    async def check(component: str) -> CheckResult:
+        return await run_check(health, clock=clock, process_probe=provider)  # type: ignore[arg-type]
+
+    notifier = Notifier(catalog.notify, clock=clock)
+    engine = RecoveryEngine(
+        catalog=catalog,
+        store=store,
+        clock=clock,
+        providers={name: provider},
+        check=check,
+        notifier=notifier,
+        actor="operator",
+    )
+    workflow.install(engine)
+    await provider.start()
+    await durable.launch(catalog.state_url(), executor_id="cli")
+    try:
+        with SetWorkflowID(incident_id):
+            handle = await DBOS.start_workflow_async(workflow.recovery_workflow, incident_id, only)
+        await handle.get_result()
+    finally:
+        await notifier.drain(10.0)
+        await notifier.aclose()
+        await provider.close(False)
+        durable.shutdown()
+        workflow.install(None)

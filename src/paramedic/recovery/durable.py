@@ -1,0 +1,131 @@
+"""DBOS Transact, set up for paramedic: one system database beside the state store.
+
+Why DBOS: a recovery must survive the agent's own crash and must never run
+twice. DBOS checkpoints every step of a workflow in a database (SQLite or
+PostgreSQL, the same two the state store supports); a workflow's id is the
+incident id, so starting it again returns the one already running, and an
+agent restarted after a crash resumes it at the step that had not finished.
+Approvals are DBOS messages (``send``/``recv``), so waiting for a human is
+durable too, and the command line reaches a running agent through a DBOS
+queue without any socket of our own.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from paramedic.errors import StoreError
+
+QUEUE = "paramedic-recoveries"
+APPROVAL_TOPIC = "approval"
+WORKFLOW_NAME = "paramedic.recovery"
+
+_launched = False
+
+
+def system_database_url(state_url: str) -> str:
+    """The DBOS system database for a state URL: a sibling SQLite file, or the same PostgreSQL database."""
+    if state_url.startswith("sqlite:///"):
+        path = state_url[len("sqlite:///") :]
+        if not path or path == ":memory:":
+            raise StoreError(
+                "durable recoveries need a file-backed state store, not sqlite in memory"
+            )
+        return "sqlite:///" + str(Path(path).with_name(Path(path).name + ".dbos"))
+    if state_url.startswith("postgres://"):
+        return "postgresql://" + state_url[len("postgres://") :]
+    return state_url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+async def launch(state_url: str, executor_id: str = "local") -> None:
+    """Start DBOS in this process (call from inside the running event loop) and recover pending recoveries."""
+    global _launched
+    from dbos import DBOS
+
+    from paramedic.recovery import workflow  # noqa: F401  registers the workflow
+
+    if _launched:
+        return
+    logging.getLogger("dbos").setLevel(logging.WARNING)
+    config: dict[str, Any] = {
+        "name": "paramedic",
+        "system_database_url": system_database_url(state_url),
+        "log_level": "WARNING",
+        "executor_id": executor_id,
+        "notification_listener_polling_interval_sec": 0.2,
+    }
+    try:
+        DBOS(config=config)  # type: ignore[arg-type]
+        DBOS.launch()
+        await DBOS.register_queue_async(QUEUE, polling_interval_sec=0.2)
+    except Exception as exc:
+        _safe_destroy()
+        raise StoreError(
+            f"cannot start the durable workflow engine on {_redacted(state_url)}: {exc}"
+        ) from exc
+    _launched = True
+
+
+def shutdown() -> None:
+    """Stop DBOS in this process; pending workflows stay in the database for the next launch."""
+    global _launched
+    if _launched:
+        _safe_destroy()
+        _launched = False
+
+
+def _safe_destroy() -> None:
+    from dbos import DBOS
+
+    try:
+        DBOS.destroy(destroy_registry=False)
+    except Exception as exc:  # destroying a half-built DBOS must not hide the first error
+        logging.getLogger("paramedic").warning("stopping DBOS: %s", exc)
+
+
+def _redacted(url: str) -> str:
+    from paramedic.redact import redact
+
+    return redact(url)
+
+
+class DurableClient:
+    """What another process (the CLI) may ask of a running agent's workflows."""
+
+    def __init__(self, state_url: str) -> None:
+        from dbos import DBOSClient
+
+        try:
+            self._client = DBOSClient(system_database_url=system_database_url(state_url))
+        except Exception as exc:
+            raise StoreError(
+                f"cannot reach the workflow database of {_redacted(state_url)}: {exc}"
+            ) from exc
+
+    def send_approval(self, incident_id: str, approved: bool, actor: str) -> None:
+        """Answer the approval an incident's workflow waits for."""
+        self._client.send(incident_id, {"approved": approved, "actor": actor}, APPROVAL_TOPIC)
+
+    def enqueue_recovery(self, incident_id: str, only: str | None) -> None:
+        """Ask the running agent to run the recovery workflow for an incident already in the store."""
+        from dbos import EnqueueOptions
+
+        options = EnqueueOptions(
+            queue_name=QUEUE, workflow_name=WORKFLOW_NAME, workflow_id=incident_id
+        )
+        self._client.enqueue(options, incident_id, only)
+
+    def result(self, incident_id: str) -> Any:
+        """Wait for the workflow's result."""
+        return self._client.retrieve_workflow(incident_id).get_result()
+
+    def status(self, incident_id: str) -> str | None:
+        """The workflow's status (PENDING, SUCCESS, ERROR, ENQUEUED ...), None when unknown."""
+        status = self._client.retrieve_workflow(incident_id).get_status()
+        return None if status is None else str(status.status)
+
+    def close(self) -> None:
+        """Release the client's connections."""
+        self._client.destroy()

@@ -1,0 +1,153 @@
+"""Components as last seen: catalog facts, health counters, transitions, maintenance pauses."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, case, literal, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from paramedic.errors import NotFound
+from paramedic.redact import redact
+from paramedic.store import tables as t
+from paramedic.store.core import StoreCore, clip, no_component
+from paramedic.store.rows import ComponentRow, TransitionRow, iso_utc
+from paramedic.store.types import UTCDateTime, as_utc
+
+
+class ComponentRecords(StoreCore):
+    """The ``components`` and ``transitions`` tables."""
+
+    def upsert_component(
+        self,
+        name: str,
+        *,
+        type: str,
+        location: str,
+        criticality: str,
+        provider: str,
+        rto_s: float,
+        rpo_s: float,
+    ) -> None:
+        """Record the catalog's facts about ``name``; health, counters and pause are kept."""
+        facts: dict[str, Any] = {
+            "type": str(type),
+            "location": location,
+            "criticality": str(criticality),
+            "provider": provider,
+            "rto_s": float(rto_s),
+            "rpo_s": float(rpo_s),
+        }
+        dialect = postgresql if self.dialect == "postgresql" else sqlite
+        statement = dialect.insert(t.components).values(name=name, **facts)
+        statement = statement.on_conflict_do_update(index_elements=["name"], set_=facts)
+        with self._write() as conn:
+            conn.execute(statement)
+
+    def record_check(self, name: str, *, at: datetime, ok: bool, state: str, detail: str) -> None:
+        """Count one check of ``name`` and keep it as the last one; no row per check."""
+        at = as_utc(at)
+        c = t.components.c
+        values = {
+            "checks_total": c.checks_total + 1,
+            "failures_total": c.failures_total + (0 if ok else 1),
+            "last_check_at": at,
+            "last_ok": ok,
+            "last_detail": clip(detail, 2000),
+            "state": state,
+            "state_since": case(
+                (c.state == state, c.state_since), else_=literal(at, UTCDateTime())
+            ),
+        }
+        with self._write() as conn:
+            done = conn.execute(t.components.update().where(c.name == name).values(**values))
+            if done.rowcount == 0:
+                self._require_component(conn, name)
+
+    def record_transition(
+        self, name: str, *, at: datetime, from_state: str, to_state: str, reason: str
+    ) -> None:
+        """Record a change of ``name``'s health state and make ``to_state`` its state."""
+        at = as_utc(at)
+        with self._write() as conn:
+            self._require_component(conn, name)
+            conn.execute(
+                t.transitions.insert().values(
+                    component=name,
+                    at=at,
+                    from_state=from_state,
+                    to_state=to_state,
+                    reason=clip(reason, 2000),
+                )
+            )
+            conn.execute(
+                t.components.update()
+                .where(t.components.c.name == name)
+                .values(state=to_state, state_since=at)
+            )
+
+    def components(self) -> list[ComponentRow]:
+        """Every component, by name."""
+        with self._read() as conn:
+            rows = conn.execute(select(t.components).order_by(t.components.c.name))
+            return [ComponentRow(**r._mapping) for r in rows]
+
+    def component(self, name: str) -> ComponentRow:
+        """One component; NotFound when the store has never seen it."""
+        with self._read() as conn:
+            return self._component(conn, name)
+
+    def _component(self, conn: Connection, name: str) -> ComponentRow:
+        row = conn.execute(select(t.components).where(t.components.c.name == name)).first()
+        if row is None:
+            raise NotFound(no_component(name))
+        return ComponentRow(**row._mapping)
+
+    def transitions(self, name: str, limit: int = 50) -> list[TransitionRow]:
+        """The newest ``limit`` health transitions of ``name``, newest first."""
+        tr = t.transitions.c
+        query = (
+            select(t.transitions)
+            .where(tr.component == name)
+            .order_by(tr.at.desc(), tr.id.desc())
+            .limit(limit)
+        )
+        with self._read() as conn:
+            return [TransitionRow(**r._mapping) for r in conn.execute(query)]
+
+    def pause(self, name: str, *, until: datetime | None, reason: str, actor: str) -> None:
+        """Maintenance: keep checking ``name`` but recover and page nothing until ``until``."""
+        until = as_utc(until) if until is not None else None
+        reason = clip(reason, 2000)
+        with self._write(audited=True) as conn:
+            self._require_component(conn, name)
+            conn.execute(
+                t.components.update()
+                .where(t.components.c.name == name)
+                .values(paused=True, paused_until=until, pause_reason=reason, paused_by=actor)
+            )
+            self._append_audit(
+                conn,
+                actor=actor,
+                action="component.paused",
+                subject=name,
+                detail={"until": iso_utc(until) if until else None, "reason": reason},
+            )
+
+    def resume(self, name: str, *, actor: str) -> None:
+        """End the maintenance pause of ``name`` (recorded even when it was not paused)."""
+        with self._write(audited=True) as conn:
+            was = self._component(conn, name)
+            conn.execute(
+                t.components.update()
+                .where(t.components.c.name == name)
+                .values(paused=False, paused_until=None, pause_reason=None, paused_by=None)
+            )
+            self._append_audit(
+                conn,
+                actor=actor,
+                action="component.resumed",
+                subject=name,
+                detail={"was_paused": was.paused, "reason": redact(was.pause_reason or "")},
+            )
