@@ -1,0 +1,1 @@
+"""The durable recovery workflow, its engine and its pure decisions."""
