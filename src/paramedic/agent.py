@@ -23,6 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from paramedic.backup import BackupService, next_run, rpo_exposure, verify_due
 from paramedic.catalog.loader import load_catalog
 from paramedic.catalog.model import Catalog, Event
 from paramedic.checks import CheckScheduler
@@ -36,6 +37,7 @@ from paramedic.providers.base import Provider
 from paramedic.providers.registry import build_provider
 from paramedic.recovery import durable, workflow
 from paramedic.recovery.engine import RecoveryEngine
+from paramedic.register import register_components
 from paramedic.store import Store
 
 log = logging.getLogger("paramedic.agent")
@@ -159,6 +161,10 @@ class Agent:
         self._stop = asyncio.Event()
         self._reload_requested = False
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.backups: BackupService | None = None
+        self._backup_due: dict[str, datetime] = {}
+        self._backing_up: set[str] = set()
+        self._rpo_warned: set[str] = set()
 
     # ------------------------------------------------------------ lifecycle
 
@@ -172,11 +178,13 @@ class Agent:
                 assert scheduler is not None
                 runner = asyncio.create_task(scheduler.run(), name="checks")
                 watchdog = asyncio.create_task(self._watchdog(), name="watchdog")
+                backups = asyncio.create_task(self._backup_loop(), name="backups")
                 await self._stop.wait()
                 scheduler.stop()
-                watchdog.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await watchdog
+                for task in (watchdog, backups):
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
                 await runner
             finally:
                 await self._shutdown()
@@ -190,16 +198,7 @@ class Agent:
         catalog = self.catalog
         self.store = Store.open(catalog.state_url())
         store = self.store
-        for name, comp in catalog.components.items():
-            store.upsert_component(
-                name,
-                type=comp.type.value,
-                location=catalog.location_of(name),
-                criticality=comp.criticality.value,
-                provider=comp.provider,
-                rto_s=comp.rto.total_seconds(),
-                rpo_s=comp.rpo.total_seconds(),
-            )
+        register_components(store, catalog)
         self.notifier = Notifier(catalog.notify, clock=self.clock, record=self._record_notification)
         for name, comp in catalog.components.items():
             self.watches[name] = _Watch(Detector(name, comp.health), self._provider(name))
@@ -220,6 +219,13 @@ class Agent:
             hooks=self,
         )
         workflow.install(engine)
+        self.backups = BackupService(
+            catalog,
+            store,
+            self.clock,
+            notifier=self.notifier,
+            providers={n: w.provider for n, w in self.watches.items() if w.provider is not None},
+        )
         for name, watch in self.watches.items():
             if watch.provider is not None:
                 watch.provider.on_exit = self._on_exit  # type: ignore[attr-defined]
@@ -493,6 +499,98 @@ class Agent:
                     f"open for longer than its RTO of {incident.target_rto_s:g}s",
                     outlived_rto=True,
                 )
+
+    async def _backup_loop(self) -> None:
+        """Scheduled backups and verifications, and the RPO exposure of every component with backups."""
+        last_exposure = 0.0
+        while True:
+            await asyncio.sleep(1.0)
+            now = self.clock.now()
+            for name, comp in self.catalog.components.items():
+                backup = comp.backup
+                if (
+                    backup is None
+                    or self.watches.get(name) is None
+                    or self.watches[name].provider is None
+                ):
+                    continue
+                due = self._backup_due.setdefault(name, next_run(backup.schedule, now))
+                if now >= due and name not in self._backing_up:
+                    self._backup_due[name] = next_run(backup.schedule, now)
+                    self._spawn(self._backup(name))
+                elif name not in self._backing_up and self.store is not None:
+                    points = self.store.recovery_points(name)
+                    verified = [p.verified_at for p in points if p.verified_at is not None]
+                    if points and verify_due(backup.verify, max(verified, default=None), now):
+                        self._spawn(self._verify(name))
+            if self.clock.monotonic() - last_exposure >= 5.0:
+                last_exposure = self.clock.monotonic()
+                await self._rpo_watch()
+
+    async def _backup(self, name: str) -> None:
+        assert self.backups is not None
+        self._backing_up.add(name)
+        try:
+            row = await self.backups.take(name)
+            self.decisions.line(
+                self.clock.now(),
+                name,
+                "backup_taken",
+                f"recovery point of {row.taken_at:%H:%M:%S}Z at {row.location}",
+            )
+        except ParamedicError as exc:
+            self.decisions.line(self.clock.now(), name, "backup_failed", str(exc))
+        finally:
+            self._backing_up.discard(name)
+
+    async def _verify(self, name: str) -> None:
+        assert self.backups is not None
+        self._backing_up.add(name)
+        try:
+            result = await self.backups.verify(name)
+            kind = "backup_verified" if result.ok else "verification_failed"
+            self.decisions.line(self.clock.now(), name, kind, result.detail)
+        except ParamedicError as exc:
+            self.decisions.line(self.clock.now(), name, "verification_failed", str(exc))
+        finally:
+            self._backing_up.discard(name)
+
+    async def _rpo_watch(self) -> None:
+        """Emit ``rpo_at_risk`` once per episode, before the RPO is breached."""
+        assert self.backups is not None
+        now = self.clock.now()
+        for name, comp in self.catalog.components.items():
+            if comp.backup is None or comp.rpo.total_seconds() <= 0 or name in self._backing_up:
+                continue
+            watch = self.watches.get(name)
+            if watch is None or watch.provider is None:
+                continue
+            try:
+                window = (await self.backups.inventory(name)).window
+            except ParamedicError as exc:
+                log.warning("RPO exposure of %s: %s", name, exc)
+                continue
+            exposure = rpo_exposure(name, window.newest, comp.rpo, now)
+            if exposure.at_risk and name not in self._rpo_warned:
+                self._rpo_warned.add(name)
+                self.decisions.line(now, name, "rpo_at_risk", exposure.reason)
+                if self.notifier is not None and not watch.paused:
+                    await self.notifier.notify(
+                        Notice(
+                            event=Event.rpo_at_risk,
+                            component=name,
+                            incident_id=None,
+                            title=f"[paramedic] {name}: RPO at risk",
+                            payload={
+                                "message": exposure.reason,
+                                "age_s": exposure.age_s,
+                                "rpo_s": exposure.rpo_s,
+                                "breached": exposure.breached,
+                            },
+                        )
+                    )
+            elif not exposure.at_risk:
+                self._rpo_warned.discard(name)
 
     async def reload(self) -> None:
         """SIGHUP: re-read the catalog; add, change and remove watches without dropping incidents."""

@@ -22,6 +22,7 @@ from paramedic.providers.registry import build_provider
 from paramedic.recovery import durable, workflow
 from paramedic.recovery.engine import RecoveryEngine
 from paramedic.recovery.ladder import plan_ladder
+from paramedic.register import register_components
 from paramedic.store import Store
 
 
@@ -31,16 +32,24 @@ def _component(catalog: Catalog, name: str) -> None:
         raise NotFound(f"no component {name!r} in {catalog.source}; known: {known}")
 
 
-def dry_run_plan(catalog: Catalog, name: str, only: str | None) -> list[dict[str, Any]]:
+def dry_run_plan(
+    catalog: Catalog, name: str, only: str | None, target: str | None = None
+) -> list[dict[str, Any]]:
     """What ``recover`` would do, step by step, without doing it."""
     _component(catalog, name)
     ladder = plan_ladder(name, catalog.components[name], only)
     provider = build_provider(catalog, name)
+
+    def aimed(strategy: Any) -> Any:
+        if target is not None and strategy.strategy == "restore_from_backup":
+            return strategy.model_copy(update={"target": target})
+        return strategy
+
     return [
         {
             "seq": step.seq,
             "strategy": step.name,
-            "does": provider.describe(step.strategy),
+            "does": provider.describe(aimed(step.strategy)),
             "timeout_s": step.strategy.timeout.total_seconds(),
             "approval": step.strategy.needs_approval,
         }
@@ -49,7 +58,11 @@ def dry_run_plan(catalog: Catalog, name: str, only: str | None) -> list[dict[str
 
 
 def recover_by_hand(
-    catalog: Catalog, name: str, only: str | None, progress: Callable[[str], None] = lambda _m: None
+    catalog: Catalog,
+    name: str,
+    only: str | None,
+    progress: Callable[[str], None] = lambda _m: None,
+    target: str | None = None,
 ) -> dict[str, Any]:
     """Open a manual incident and run its recovery; returns the incident as ``history --json`` shows it."""
     from paramedic.agent import agent_running
@@ -69,13 +82,15 @@ def recover_by_hand(
         clock = RealClock()
         now = clock.now()
         comp = catalog.components[name]
+        register_components(store, catalog, [name])
         incident = store.open_incident(
             component=name,
             kind="manual",
             failed_at=now,
             detected_at=now,
             failure=None,
-            reason=f"recovery asked for by hand{f' (strategy {only})' if only else ''}",
+            reason=f"recovery asked for by hand{f' (strategy {only})' if only else ''}"
+            + (f" to {target}" if target else ""),
             target_rto_s=comp.rto.total_seconds(),
             target_rpo_s=comp.rpo.total_seconds(),
         )
@@ -83,13 +98,13 @@ def recover_by_hand(
             progress(f"{incident.id}: handed to the running agent")
             client = durable.DurableClient(catalog.state_url())
             try:
-                client.enqueue_recovery(incident.id, only)
+                client.enqueue_recovery(incident.id, only, target)
                 client.result(incident.id)
             finally:
                 client.close()
         else:
             progress(f"{incident.id}: no agent runs for this catalog; recovering from this process")
-            asyncio.run(_run_here(catalog, store, name, incident.id, only))
+            asyncio.run(_run_here(catalog, store, name, incident.id, only, target))
         final = store.incident(incident.id)
         result = final.to_json()
         result["steps"] = [s.to_json() for s in store.steps(incident.id)]
@@ -99,7 +114,12 @@ def recover_by_hand(
 
 
 async def _run_here(
-    catalog: Catalog, store: Store, name: str, incident_id: str, only: str | None
+    catalog: Catalog,
+    store: Store,
+    name: str,
+    incident_id: str,
+    only: str | None,
+    target: str | None,
 ) -> None:
     from dbos import DBOS, SetWorkflowID
 
@@ -125,7 +145,9 @@ async def _run_here(
     await durable.launch(catalog.state_url(), executor_id="cli")
     try:
         with SetWorkflowID(incident_id):
-            handle = await DBOS.start_workflow_async(workflow.recovery_workflow, incident_id, only)
+            handle = await DBOS.start_workflow_async(
+                workflow.recovery_workflow, incident_id, only, target
+            )
         await handle.get_result()
     finally:
         await notifier.drain(10.0)

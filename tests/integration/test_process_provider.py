@@ -383,8 +383,9 @@ async def test_a_cancelled_restart_leaves_no_half_stopped_process(harness: Harne
 
     # The workflow calls the step again: it finishes it, once.
     await provider.carry_out(restart, ctx(provider.catalog))
-    harness.track(provider.pid)
+    new = harness.track(provider.pid)
     assert provider.start_count == 2
+    os.killpg(new, signal.SIGKILL)  # it ignores SIGTERM: spare the cleanup its 30s grace
 
 
 async def test_dry_run_does_nothing_and_says_what_it_would_do(harness: Harness) -> None:
@@ -711,6 +712,27 @@ async def test_close_without_stopping_leaves_it_running_for_the_next_run(
     later = harness.provider({"command": SLEEPER})
     await later.start()
     assert (later.pid, later.start_count) == (pid, 1)
+
+
+async def test_a_stranger_with_the_recorded_pid_is_neither_adopted_nor_signalled(
+    harness: Harness,
+) -> None:
+    provider = harness.provider({"command": SLEEPER})
+    await provider.start()
+    pid = harness.track(provider.pid)
+    await provider.close(stop_owned=False)
+    pid_file = harness.base / "var" / "run" / "web" / "primary.pid"
+    record = ProcessRecord.load(pid_file)
+    assert record is not None
+    record.start_time += 1  # as if the pid now belonged to another process
+    record.save(pid_file)
+
+    later = harness.provider({"command": SLEEPER})
+    await later.start()
+
+    assert later.pid != pid and later.start_count == 2
+    assert not gone(pid)  # not ours by its identity: left alone
+    harness.track(later.pid)
 
 
 async def test_a_changed_command_is_not_adopted(harness: Harness) -> None:

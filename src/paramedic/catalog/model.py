@@ -189,11 +189,20 @@ class RedisCheck(CheckBase):
     url: str = Field("redis://127.0.0.1:6379/0", pattern=r"^rediss?://")
 
 
+class HaproxyCheck(CheckBase):
+    """HAProxy's runtime API answers ``show info``; ``backend`` has ``min_up`` servers UP."""
+
+    check: Literal["haproxy"]
+    stats_socket: str = Field(description="path of the stats socket (HAProxy's runtime API)")
+    backend: str | None = Field(None, description="backend whose servers must be UP")
+    min_up: int = Field(1, ge=1, le=10_000, description="servers of backend that must be UP")
+
+
 HealthCheck = Annotated[
-    HttpCheck | TcpCheck | CommandCheck | ProcessCheck | PostgresCheck | RedisCheck,
+    HttpCheck | TcpCheck | CommandCheck | ProcessCheck | PostgresCheck | RedisCheck | HaproxyCheck,
     Field(discriminator="check"),
 ]
-CHECK_KINDS = ("http", "tcp", "command", "process", "postgres", "redis")
+CHECK_KINDS = ("http", "tcp", "command", "process", "postgres", "redis", "haproxy")
 
 
 # ---------------------------------------------------------------- backups

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from paramedic.catalog.model import CheckBase
 from paramedic.checks.command import probe_command
+from paramedic.checks.haproxy import probe_haproxy
 from paramedic.checks.http import probe_http
 from paramedic.checks.postgres import probe_postgres
 from paramedic.checks.probe import ProbeContext, Verdict, failed, timeout_detail
@@ -50,6 +51,7 @@ register("command", probe_command)
 register("process", probe_process)
 register("postgres", probe_postgres)
 register("redis", probe_redis)
+register("haproxy", probe_haproxy)
 
 
 async def run_check(

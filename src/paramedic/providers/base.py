@@ -25,7 +25,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
@@ -85,6 +86,83 @@ class ActionResult:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class BackupContext:
+    """Everything a provider needs to take, list, verify or prune recovery points of one component."""
+
+    component_name: str
+    component: Component
+    catalog: Catalog
+    repository: Path
+    """Where recovery points live (``backup.repository`` resolved, else ``var/backups/COMPONENT``)."""
+    scratch: Path
+    """A folder the provider may use for verification restores (emptied by the caller afterwards)."""
+    log: Callable[[str], None] = field(default=lambda _line: None)
+    progress: Callable[[float, str], None] = field(default=lambda _fraction, _what: None)
+    """Long restores and backups report progress (0.0–1.0) for the CLI's progress bar."""
+
+
+@dataclass(frozen=True)
+class RecoveryPoint:
+    """A backup, snapshot or archived log position that data can be restored to."""
+
+    taken_at: datetime
+    """Time of the newest data the point holds (for a base backup: the backup's end)."""
+    location: str
+    engine: str
+    size_bytes: int | None = None
+    checksum: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RestorableWindow:
+    """What can be restored now: the oldest point, and the newest moment data can be brought back to."""
+
+    oldest: datetime | None
+    newest: datetime | None
+    """For PostgreSQL: the newest archived WAL, not only the last base backup."""
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The outcome of restoring a recovery point into a scratch place and checking it."""
+
+    ok: bool
+    detail: str
+
+
+@runtime_checkable
+class BackupCapable(Protocol):
+    """A provider that keeps recovery points (``ProviderInfo.backup_engines`` not empty).
+
+    ``restore_from_backup`` itself is a strategy carried out by ``carry_out``: the
+    provider picks the newest point at or before the step's target, moves the
+    damaged data aside (never deletes it), restores, and returns the point's time
+    as ``ActionResult.recovery_point_at`` (the measured RPO follows from it).
+    """
+
+    async def take_backup(self, ctx: BackupContext) -> RecoveryPoint:
+        """Take a recovery point now (idempotent enough to retry after a failure)."""
+        ...
+
+    async def recovery_points(self, ctx: BackupContext) -> list[RecoveryPoint]:
+        """The points present in the repository, oldest first (the repository is the truth)."""
+        ...
+
+    async def restorable_window(self, ctx: BackupContext) -> RestorableWindow:
+        """Oldest restorable point and newest restorable time."""
+        ...
+
+    async def verify_backup(self, ctx: BackupContext, point: RecoveryPoint) -> Verification:
+        """Restore ``point`` into ``ctx.scratch`` (a scratch server or folder) and check it."""
+        ...
+
+    async def prune(self, ctx: BackupContext, keep: timedelta) -> list[str]:
+        """Remove recovery points older than ``keep`` (never the newest); returns what was removed."""
+        ...
+
+
 @runtime_checkable
 class Provider(Protocol):
     """One instance per component; built by the registry from the component's catalog entry."""
@@ -104,3 +182,27 @@ class Provider(Protocol):
     def describe(self, step: Strategy) -> str:
         """One sentence saying what ``carry_out`` would do, for ``--dry-run`` and approvals."""
         ...
+
+
+def resolve_target(target: str, failed_at: datetime | None) -> datetime | None:
+    """The moment a restore aims at: None for ``latest``; ``failed_at`` for ``before_failure``; else the timestamp.
+
+    A timestamp without a zone is taken as UTC. ``before_failure`` without a failure
+    time (a manual restore) means ``latest``.
+    """
+    from datetime import UTC
+
+    if target == "latest":
+        return None
+    if target == "before_failure":
+        return failed_at
+    moment = datetime.fromisoformat(target.replace("Z", "+00:00").replace(" ", "T", 1))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def default_repository(catalog: Catalog, component_name: str) -> Path:
+    """``backup.repository`` resolved against the catalog, else ``var/backups/COMPONENT`` beside it."""
+    component = catalog.components[component_name]
+    if component.backup is not None and component.backup.repository:
+        return catalog.resolve_path(component.backup.repository)
+    return catalog.resolve_path(f"var/backups/{component_name}")

@@ -108,14 +108,16 @@ class DurableClient:
         """Answer the approval an incident's workflow waits for."""
         self._client.send(incident_id, {"approved": approved, "actor": actor}, APPROVAL_TOPIC)
 
-    def enqueue_recovery(self, incident_id: str, only: str | None) -> None:
+    def enqueue_recovery(
+        self, incident_id: str, only: str | None, target: str | None = None
+    ) -> None:
         """Ask the running agent to run the recovery workflow for an incident already in the store."""
         from dbos import EnqueueOptions
 
         options = EnqueueOptions(
             queue_name=QUEUE, workflow_name=WORKFLOW_NAME, workflow_id=incident_id
         )
-        self._client.enqueue(options, incident_id, only)
+        self._client.enqueue(options, incident_id, only, target)
 
     def result(self, incident_id: str) -> Any:
         """Wait for the workflow's result."""

@@ -168,12 +168,19 @@ class RecoveryEngine:
         )
         return "denied"
 
-    async def attempt(self, incident_id: str, step: Mapping[str, Any]) -> dict[str, Any]:
-        """Carry out one strategy, then prove it with the component's own health check."""
+    async def attempt(
+        self, incident_id: str, step: Mapping[str, Any], *, target: str | None = None
+    ) -> dict[str, Any]:
+        """Carry out one strategy, then prove it with the component's own health check.
+
+        ``target`` overrides a restore's target (``paramedic restore --to``).
+        """
         incident = self.store.incident(incident_id)
         name = incident.component
         component = self.catalog.components[name]
         strategy = self._strategy(name, step["index"])
+        if target is not None and strategy.strategy == "restore_from_backup":
+            strategy = strategy.model_copy(update={"target": target})
         seq = step["seq"]
         started = self.clock.now()
         row = self.store.start_step(

@@ -46,8 +46,8 @@ async def _answer(incident_id: str, step: dict[str, Any], answer: Any) -> str:
 
 
 @DBOS.step(name="attempt")
-async def _attempt(incident_id: str, step: dict[str, Any]) -> dict[str, Any]:
-    return await engine().attempt(incident_id, step)
+async def _attempt(incident_id: str, step: dict[str, Any], target: str | None) -> dict[str, Any]:
+    return await engine().attempt(incident_id, step, target=target)
 
 
 @DBOS.step(name="close")
@@ -61,20 +61,22 @@ async def _escalate(incident_id: str, reason: str) -> dict[str, Any]:
 
 
 @DBOS.workflow(name=WORKFLOW_NAME)
-async def recovery_workflow(incident_id: str, only: str | None = None) -> dict[str, Any]:
+async def recovery_workflow(
+    incident_id: str, only: str | None = None, target: str | None = None
+) -> dict[str, Any]:
     """Run the incident's strategies in order until one is verified; else escalate.
 
     A bug in a step must not leave the incident recovering forever: it is escalated.
     """
     try:
-        return await _ladder(incident_id, only)
+        return await _ladder(incident_id, only, target)
     except Exception as exc:
         return await _escalate(
             incident_id, f"the recovery itself failed ({type(exc).__name__}: {exc})"
         )
 
 
-async def _ladder(incident_id: str, only: str | None) -> dict[str, Any]:
+async def _ladder(incident_id: str, only: str | None, target: str | None) -> dict[str, Any]:
     plan = await _begin(incident_id, only)
     if "done" in plan:
         return {"incident": incident_id, "state": plan["done"]}
@@ -97,7 +99,7 @@ async def _ladder(incident_id: str, only: str | None) -> dict[str, Any]:
             if verdict == "denied":
                 failures.append(f"{step['strategy']}: denied")
                 continue
-        outcome = await _attempt(incident_id, step)
+        outcome = await _attempt(incident_id, step, target)
         if outcome["ok"]:
             return await _close(incident_id, outcome)
         failures.append(f"{step['strategy']}: {outcome['status']}")

@@ -144,10 +144,15 @@ class ProcessRecord:
             return None
 
     def is_running(self) -> bool:
-        """True when this very process is alive: same pid, start time and command line."""
+        """True when this very process is alive: same pid, start time and command line.
+
+        An empty command line is a process still inside execve (Popen returns before the kernel
+        has set up the new argv): pid and start time, an identity on their own, then decide.
+        """
         if not is_same_process(self.pid, self.start_time):
             return False
-        return proc_cmdline(self.pid) in (self.cmdline, self.argv)
+        cmdline = proc_cmdline(self.pid)
+        return not cmdline or cmdline in (self.cmdline, self.argv)
 
 
 class _Child(subprocess.Popen[bytes]):
@@ -267,9 +272,6 @@ class OwnedProcess:
         """Take charge of the process a previous agent run left, if it is still that process."""
         record = ProcessRecord.load(record_path)
         if record is None or not record.is_running():
-            import sys
-            if record is not None:
-                print("DBG no adopt", record, proc_start_time(record.pid), proc_cmdline(record.pid), Path(f"/proc/{record.pid}/stat").read_text() if Path(f"/proc/{record.pid}/stat").exists() else None, file=sys.stderr)
             return None
         proc = cls(
             label=label,
