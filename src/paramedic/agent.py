@@ -162,6 +162,8 @@ class Agent:
         self._reload_requested = False
         self._tasks: set[asyncio.Task[Any]] = set()
         self.backups: BackupService | None = None
+        self.providers: dict[str, Provider] = {}
+        """One map shared by the recovery engine and the backup service (reload updates it)."""
         self._backup_due: dict[str, datetime] = {}
         self._backing_up: set[str] = set()
         self._rpo_warned: set[str] = set()
@@ -209,11 +211,12 @@ class Agent:
             on_result=self._on_result,
             probe_for=self._probe_for,
         )
+        self.providers = {n: w.provider for n, w in self.watches.items() if w.provider is not None}
         engine = RecoveryEngine(
             catalog=catalog,
             store=store,
             clock=self.clock,
-            providers={n: w.provider for n, w in self.watches.items() if w.provider is not None},
+            providers=self.providers,
             check=self._verification_check,
             notifier=self.notifier,
             hooks=self,
@@ -224,7 +227,7 @@ class Agent:
             store,
             self.clock,
             notifier=self.notifier,
-            providers={n: w.provider for n, w in self.watches.items() if w.provider is not None},
+            providers=self.providers,
         )
         for name, watch in self.watches.items():
             if watch.provider is not None:
@@ -606,22 +609,32 @@ class Agent:
         for name in set(self.watches) - set(fresh.components):
             scheduler.remove(name)
             watch = self.watches.pop(name)
+            self.providers.pop(name, None)
             if watch.provider is not None:
-                await watch.provider.close(False)
-        for name, comp in fresh.components.items():
-            if name not in self.watches or self.catalog.components.get(name) != comp:
-                old = self.watches.get(name)
-                detector = (
-                    old.detector
-                    if old and old.detector.state != HealthState.healthy
-                    else Detector(name, comp.health)
-                )
-                self.watches[name] = _Watch(detector, old.provider if old else None)
-                scheduler.set(name, comp.health)
+                await watch.provider.close(False)  # no longer watched: left running as it is
         self.catalog = fresh
+        assert self.store is not None
+        register_components(self.store, fresh)
+        for name, comp in fresh.components.items():
+            old = self.watches.get(name)
+            if old is None:  # a new component: its provider is built and started now
+                provider = self._provider(name)
+                self.watches[name] = _Watch(Detector(name, comp.health), provider)
+                if provider is not None:
+                    self.providers[name] = provider
+                    provider.on_exit = self._on_exit  # type: ignore[attr-defined]
+                    await provider.start()
+                scheduler.set(name, comp.health)
+            elif old.detector.check != comp.health:
+                # a new check: a fresh detector, unless an incident is under way
+                if old.detector.state in (HealthState.healthy, HealthState.unknown):
+                    old.detector = Detector(name, comp.health)
+                scheduler.set(name, comp.health)
         self.graph = DependencyGraph({n: c.depends_on for n, c in fresh.components.items()})
         engine = workflow.engine()
         engine.catalog = fresh
+        if self.backups is not None:
+            self.backups.catalog = fresh
         self.decisions.line(
             self.clock.now(),
             "-",

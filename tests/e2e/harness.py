@@ -167,6 +167,7 @@ def service_block(
     depends_on: str = "[]",
     check: str | None = None,
     budget: str = "",
+    rto: str = "20s",
 ) -> str:
     """YAML of one component running svc.py under the process provider."""
     env = {"STATE_DIR": str(state_dir), **(extra_env or {})}
@@ -180,7 +181,7 @@ def service_block(
     type: application_server
     constraint: "test"
     criticality: important
-    rto: 20s
+    rto: {rto}
     rpo: 0s
     depends_on: {depends_on}
     provider: process
@@ -194,9 +195,14 @@ def service_block(
 {budget}"""
 
 
-def write_catalog(cwd: Path, components: str, webhook: Webhook | None = None) -> Path:
-    """A catalog with the given component blocks (and a notify route to the webhook)."""
-    notify = f'notify:\n  - name: ops\n    url: "{webhook.url}"\n' if webhook else ""
+def write_catalog(
+    cwd: Path, components: str, webhook: Webhook | None = None, escalation: Webhook | None = None
+) -> Path:
+    """A catalog with the given component blocks (and notify routes to the webhooks)."""
+    routes = f'  - name: ops\n    url: "{webhook.url}"\n' if webhook else ""
+    if escalation:
+        routes += f'  - name: duty-manager\n    url: "{escalation.url}"\n    escalation: true\n'
+    notify = f"notify:\n{routes}" if routes else ""
     text = f"version: 1\nlocation: test-host\nstate: sqlite:///paramedic.db\n{notify}components:{components}"
     path = cwd / "paramedic.yaml"
     path.write_text(text)

@@ -147,3 +147,55 @@ def test_recover_by_hand_without_an_agent_runs_here(workdir: Path) -> None:
     assert "no agent runs for this catalog; recovering from this process" in result.stderr
     assert result.stdout.strip().endswith("web recovered by restart_service")
     assert len(starts(workdir / "svc")) >= 1
+
+
+def test_an_incident_outliving_its_rto_pages_the_escalation_route(
+    workdir: Path, webhook: Webhook
+) -> None:
+    manager = start_webhook()
+    try:
+        port = free_port()
+        block = service_block("web", port, workdir / "svc", recovery=APPROVAL_LADDER, rto="8s")
+        write_catalog(workdir, block, webhook, escalation=manager)
+        agent = start_agent(workdir)
+        try:
+            wait_for("web healthy", lambda: _healthy(workdir), timeout=30)
+            os.kill(starts(workdir / "svc")[-1], signal.SIGKILL)
+            incident = wait_for("the approval request", lambda: _waiting(workdir), timeout=30)
+            assert manager.events() == []  # not before the RTO has passed
+            wait_for("the escalation page", lambda: "escalated" in manager.events(), timeout=15)
+            assert (
+                "approval_needed" not in manager.events()
+            )  # the escalation route hears escalations only
+            paramedic("deny", str(incident["id"]), cwd=workdir)
+        finally:
+            agent.stop()
+    finally:
+        manager.server.shutdown()
+        manager.server.server_close()
+
+
+def test_sighup_reloads_the_catalog_without_dropping_the_watch(workdir: Path) -> None:
+    web_port, api_port = free_port(), free_port()
+    (workdir / "api").mkdir()
+    write_catalog(workdir, service_block("web", web_port, workdir / "svc"))
+    agent = start_agent(workdir)
+    try:
+        wait_for("web healthy", lambda: _healthy(workdir), timeout=30)
+        write_catalog(
+            workdir,
+            service_block("web", web_port, workdir / "svc")
+            + service_block("api", api_port, workdir / "api"),
+        )
+        agent.process.send_signal(signal.SIGHUP)
+        wait_for("the reload", lambda: '"decision": "reloaded"' in agent.log())
+        wait_for("api watched", lambda: component(workdir, "api").get("checks_total", 0) > 0)
+        good = (workdir / "paramedic.yaml").read_text()
+        (workdir / "paramedic.yaml").write_text(good.replace("rto: 20s", "rto: soon", 1))
+        agent.process.send_signal(signal.SIGHUP)
+        wait_for("the refusal", lambda: '"decision": "reload_refused"' in agent.log())
+        (workdir / "paramedic.yaml").write_text(good)  # for our own status calls; no SIGHUP
+        checks = component(workdir, "web")["checks_total"]
+        wait_for("web still watched", lambda: component(workdir, "web")["checks_total"] > checks)
+    finally:
+        agent.stop()
