@@ -11,16 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import fcntl
-import json
 import logging
-import os
 import signal
-import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any, TextIO
 
 from paramedic.backup import BackupService, next_run, rpo_exposure, verify_due
@@ -29,9 +23,11 @@ from paramedic.catalog.model import Catalog, Event
 from paramedic.checks import CheckScheduler
 from paramedic.checks.result import CheckResult
 from paramedic.clock import Clock, RealClock
+from paramedic.decisions import DecisionLog
 from paramedic.detect import DecisionKind, Detector, HealthState
-from paramedic.errors import NotBuiltYet, ParamedicError, ProviderUnavailable, Refused
+from paramedic.errors import NotBuiltYet, ParamedicError, ProviderUnavailable
 from paramedic.graph import DependencyGraph
+from paramedic.lock import agent_lock
 from paramedic.notify import Notice, Notifier
 from paramedic.providers.base import Provider
 from paramedic.providers.registry import build_provider
@@ -52,78 +48,6 @@ FAILING = frozenset(
     }
 )
 """States in which a component counts as failing for its dependents."""
-
-
-# ---------------------------------------------------------------- the single-agent lock
-
-
-@contextlib.contextmanager
-def agent_lock(run_dir: Path) -> Iterator[Path]:
-    """Hold ``run_dir/agent.lock`` for the agent's lifetime; Refused when another agent holds it."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    path = run_dir / "agent.lock"
-    handle = path.open("a+")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.seek(0)
-        holder = handle.read().strip() or "?"
-        handle.close()
-        raise Refused(
-            f"another paramedic agent (pid {holder}) is running for this catalog ({path}); stop it first"
-        ) from None
-    handle.seek(0)
-    handle.truncate()
-    handle.write(str(os.getpid()))
-    handle.flush()
-    try:
-        yield path
-    finally:
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        handle.close()
-
-
-def agent_running(run_dir: Path) -> bool:
-    """True when an agent holds the lock of this run dir."""
-    path = run_dir / "agent.lock"
-    if not path.exists():
-        return False
-    with path.open("a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        return False
-
-
-# ---------------------------------------------------------------- decision log
-
-
-class DecisionLog:
-    """One line per decision, as text or JSON."""
-
-    def __init__(self, fmt: str, stream: TextIO | None = None) -> None:
-        self.fmt = fmt
-        self.stream = stream or sys.stderr
-
-    def line(self, at: datetime, component: str, decision: str, reason: str, **extra: Any) -> None:
-        """Write one decision."""
-        if self.fmt == "json":
-            record = {
-                "at": at.isoformat().replace("+00:00", "Z"),
-                "component": component,
-                "decision": decision,
-                "reason": reason,
-                **extra,
-            }
-            self.stream.write(json.dumps(record, default=str) + "\n")
-        else:
-            tail = "".join(f" {k}={v}" for k, v in extra.items() if v is not None)
-            self.stream.write(
-                f"{at:%Y-%m-%dT%H:%M:%S}Z {component:<16} {decision:<22} {reason}{tail}\n"
-            )
-        self.stream.flush()
 
 
 # ---------------------------------------------------------------- the agent
@@ -339,24 +263,30 @@ class Agent:
         if after == HealthState.healthy and before != HealthState.healthy:
             await self._dependency_recovered(name)
 
-    async def _carry_out(self, name: str, decision: Any) -> None:
+    def _open_failure(self, name: str, decision: Any) -> Any:
+        """Record the incident a detector decision opens, with the decision's timings."""
         store = self.store
         assert store is not None
         comp = self.catalog.components[name]
+        return store.open_incident(
+            component=name,
+            kind="failure",
+            failed_at=decision.failed_at,
+            detected_at=decision.detected_at,
+            failure=decision.failure.value if decision.failure else None,
+            reason=decision.reason,
+            target_rto_s=comp.rto.total_seconds(),
+            target_rpo_s=comp.rpo.total_seconds(),
+        )
+
+    async def _carry_out(self, name: str, decision: Any) -> None:
+        store = self.store
+        assert store is not None
         kind = decision.kind
         if kind in (DecisionKind.open_incident, DecisionKind.flapping):
             incident = store.open_incident_of(name)
             if incident is None:
-                incident = store.open_incident(
-                    component=name,
-                    kind="failure",
-                    failed_at=decision.failed_at,
-                    detected_at=decision.detected_at,
-                    failure=decision.failure.value if decision.failure else None,
-                    reason=decision.reason,
-                    target_rto_s=comp.rto.total_seconds(),
-                    target_rpo_s=comp.rpo.total_seconds(),
-                )
+                incident = self._open_failure(name, decision)
             else:  # a blocked incident whose dependency came back: the same incident, now recovered
                 incident = store.update_incident(incident.id, state="open", reason=decision.reason)
             await self._notify(Event.failure_detected, incident.id, name, decision.reason)
@@ -372,16 +302,7 @@ class Agent:
             await self._start_workflow(incident.id)
         elif kind == DecisionKind.blocked:
             if store.open_incident_of(name) is None:
-                incident = store.open_incident(
-                    component=name,
-                    kind="failure",
-                    failed_at=decision.failed_at,
-                    detected_at=decision.detected_at,
-                    failure=decision.failure.value if decision.failure else None,
-                    reason=decision.reason,
-                    target_rto_s=comp.rto.total_seconds(),
-                    target_rpo_s=comp.rpo.total_seconds(),
-                )
+                incident = self._open_failure(name, decision)
                 store.update_incident(incident.id, state="blocked", blocked_by=decision.blocked_by)
                 await self._notify(Event.blocked, incident.id, name, decision.reason)
         elif kind in (DecisionKind.recovered_by_itself, DecisionKind.recovered_after_escalation):

@@ -65,7 +65,7 @@ def recover_by_hand(
     target: str | None = None,
 ) -> dict[str, Any]:
     """Open a manual incident and run its recovery; returns the incident as ``history --json`` shows it."""
-    from paramedic.agent import agent_running
+    from paramedic.lock import agent_running
 
     _component(catalog, name)
     plan_ladder(

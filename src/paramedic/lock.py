@@ -1,0 +1,51 @@
+"""One agent per catalog: a lock file in the run dir, and a way for the CLI to see it held."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from paramedic.errors import Refused
+
+
+@contextlib.contextmanager
+def agent_lock(run_dir: Path) -> Iterator[Path]:
+    """Hold ``run_dir/agent.lock`` for the agent's lifetime; Refused when another agent holds it."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / "agent.lock"
+    handle = path.open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "?"
+        handle.close()
+        raise Refused(
+            f"another paramedic agent (pid {holder}) is running for this catalog ({path}); stop it first"
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    try:
+        yield path
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+
+def agent_running(run_dir: Path) -> bool:
+    """True when an agent holds the lock of this run dir."""
+    path = run_dir / "agent.lock"
+    if not path.exists():
+        return False
+    with path.open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
