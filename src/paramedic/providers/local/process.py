@@ -191,6 +191,8 @@ class ProcessProvider:
                 return f"{stop} and start a fresh instance of `{shown(self._argv())}`"
             cwd = self._cwd()
             template = self.catalog.resolve_path(spec.template_dir)
+            if cwd is None:
+                return f"nothing: resetting from template_dir {template} needs spec.cwd"
             return (
                 f"{stop}, move {cwd} aside to {cwd}.replaced-<incident id>, copy {template} "
                 "into its place, start a fresh instance"
