@@ -281,7 +281,7 @@ def test_unknown_check_lists_the_check_kinds() -> None:
     text = catalog(WEB.replace("check: tcp", "check: htp"))
     assert problems(text) == [
         "c.yaml:9: components.web.health.check: unknown check 'htp'; "
-        "expected one of: http, tcp, command, process, postgres, redis"
+        "expected one of: http, tcp, command, process, postgres, redis, haproxy"
     ]
 
 
@@ -289,7 +289,7 @@ def test_missing_check_kind() -> None:
     text = catalog(WEB.replace("check: tcp, ", ""))
     assert problems(text) == [
         "c.yaml:9: components.web.health.check: is required; "
-        "one of: http, tcp, command, process, postgres, redis"
+        "one of: http, tcp, command, process, postgres, redis, haproxy"
     ]
 
 

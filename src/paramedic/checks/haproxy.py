@@ -45,7 +45,7 @@ class ServerState:
 
 
 async def runtime_api(socket_path: str, command: str) -> str:
-    """Send one ``command`` to the stats socket and return its whole answer; OSError if unreachable."""
+    """Send one ``command`` to the stats socket; its whole answer, or OSError if unreachable."""
     reader, writer = await asyncio.open_unix_connection(socket_path)
     try:
         writer.write(command.encode() + b"\n")
@@ -104,11 +104,12 @@ def unreachable(exc: OSError, socket_path: str, timeout_s: float) -> Verdict:
         return failed(FailureClass.refused, f"connection refused on {socket_path}")
     if is_timeout(exc):
         return failed(FailureClass.timeout, timeout_detail(timeout_s))
-    return failed(FailureClass.error, f"cannot use stats socket {socket_path}: {first_line(exc)}")
+    reason = exc.strerror or first_line(exc)
+    return failed(FailureClass.error, f"cannot use stats socket {socket_path}: {reason}")
 
 
 async def probe_haproxy(check: HaproxyCheck, ctx: ProbeContext) -> Verdict:
-    """``show info`` must answer; with ``backend``, ``show stat`` must list ``min_up`` servers UP."""
+    """``show info`` must answer; with ``backend``, ``show stat`` must show ``min_up`` UP."""
     path = check.stats_socket
     try:
         info = info_fields(await runtime_api(path, "show info"))

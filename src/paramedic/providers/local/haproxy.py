@@ -21,16 +21,12 @@ Files, under the catalog's ``agent.run_dir``/<component>/: ``primary.pid`` (JSON
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import os
 import re
 import shutil
 import signal
-import socket
-import tempfile
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -64,15 +60,12 @@ _SECTIONS = re.compile(
     r"http-errors|ring|mailers|cache|fcgi-app)(\s+(\S+))?"
 )
 _STATS_SOCKET = re.compile(r"^\s*stats\s+socket\s+(\S+)")
-_repoint_locks: dict[Path, asyncio.Lock] = {}
 
 
 def _spec_of(catalog: Catalog, name: str) -> HaproxySpec:
     """The component's spec validated; ProviderError naming the field otherwise."""
     try:
         return HaproxySpec.model_validate(catalog.components[name].spec)
-    except KeyError:
-        raise ProviderError(f"unknown component {name!r}; name the haproxy component") from None
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(["spec", *(str(part) for part in first["loc"])])
@@ -143,12 +136,6 @@ class HaproxyProvider:
         """Pid of HAProxy's master process while it runs."""
         return self._master.pid if self._master is not None and self._master.alive else None
 
-    def process_state(self) -> tuple[bool, str]:
-        """(alive?, detail) of the master process, as the ``process`` check reads it."""
-        if self._master is None:
-            return False, f"component {self.name!r}: no haproxy started or adopted yet"
-        return self._master.state()
-
     # ------------------------------------------------------------ agent lifecycle
 
     async def start(self) -> None:
@@ -189,15 +176,16 @@ class HaproxyProvider:
         if isinstance(step, RestartService):
             return (
                 f"check {self.config} with `haproxy -c`, stop {self.name} (SIGTERM to master and "
-                f"workers, SIGKILL after {STOP_GRACE_S:g}s) and start `{shown(self._argv())}` "
-                "again"
+                f"workers, SIGKILL after {STOP_GRACE_S:g}s) and start "
+                f"`{shown(self._argv(strict=False))}` again"
             )
         if isinstance(step, Run):
             if step.command is None:
                 return f"nothing: the haproxy provider cannot call function {step.function!r}"
             return (
                 f"run `{shown(self._run_argv(step))}` in {self.catalog.base_dir} with "
-                "PARAMEDIC_INCIDENT, PARAMEDIC_COMPONENT, HAPROXY_CONFIG and HAPROXY_STATS_SOCKET set"
+                "PARAMEDIC_INCIDENT, PARAMEDIC_COMPONENT, HAPROXY_CONFIG and "
+                "HAPROXY_STATS_SOCKET set"
             )
         return f"nothing: the haproxy provider cannot carry out {step.strategy}"
 
@@ -237,8 +225,7 @@ class HaproxyProvider:
             before = await self._worker_pid()
             master.note(f"reloading {self.config} (SIGUSR2 to pid {master.pid})")
             os.kill(master.pid, signal.SIGUSR2)
-            after = await self._new_worker(before, master)
-            master.state()  # keeps the pid file's command line current for the next adoption
+            after = await self._new_worker(before, master)  # the master keeps its pid and argv
         return f"reloaded {self.config} in {self.name} (master pid {master.pid}): worker {after}"
 
     # ------------------------------------------------------------ restart and run
@@ -301,8 +288,14 @@ class HaproxyProvider:
 
     # ------------------------------------------------------------ the process
 
-    def _argv(self) -> list[str]:
-        binary = _binary(self.name, self.spec)
+    def _argv(self, strict: bool = True) -> list[str]:
+        """haproxy's argv; unless ``strict``, a missing program is shown as spec.binary."""
+        try:
+            binary = _binary(self.name, self.spec)
+        except ProviderError:
+            if strict:
+                raise
+            binary = self.spec.binary
         return [binary, "-W", "-db", "-f", str(self.config), "-p", str(self._pidfile)]
 
     def _spawn(self, reason: str) -> OwnedProcess:
@@ -365,16 +358,18 @@ class HaproxyProvider:
             await asyncio.sleep(_POLL_S)
         raise ProviderError(
             f"component {self.name!r}: haproxy pid {master.pid} {exit_text(master.returncode)} "
-            f"at start: {self._log_tail()}; see {self._log_path}"
+            f"while starting: {self._log_tail(master.pid)}; see {self._log_path}"
         )
 
-    def _log_tail(self) -> str:
+    def _log_tail(self, pid: int) -> str:
+        """What haproxy pid ``pid`` said in the log: its alerts, else its last lines."""
         try:
             text = self._log_path.read_text(errors="replace")
         except OSError:
             return "no log"
-        lines = "\n".join(line for line in text.splitlines() if not line.startswith("--- "))
-        return _alerts(lines)
+        since = text.rfind(f": started pid {pid} ")
+        lines = text[since:].splitlines()[1:] if since >= 0 else text.splitlines()
+        return _alerts("\n".join(line for line in lines if not line.startswith("--- ")))
 
     def _warn_undeclared_socket(self) -> None:
         """Log a warning when the config does not declare ``spec.stats_socket``."""
@@ -398,167 +393,4 @@ class HaproxyProvider:
         return self._run_dir / "primary.pid"
 
 
-# ---------------------------------------------------------------- re-pointing a backend server
-
-
-def _server_token(address: str, port: int) -> str:
-    """How a config names ``address:port`` (an IPv6 address in brackets)."""
-    try:
-        is_v6 = ipaddress.ip_address(address).version == 6
-    except ValueError:
-        is_v6 = False
-    return f"[{address}]:{port}" if is_v6 else f"{address}:{port}"
-
-
-def rewrite_server(text: str, backend: str, server: str, token: str) -> tuple[str, str]:
-    """``text`` with the address of ``server <server>`` in ``backend`` (or ``listen``) set to ``token``.
-
-    Returns (new text, previous address); ValueError when the config has no such line.
-    """
-    lines = text.splitlines(keepends=True)
-    inside = False
-    line_of_server = re.compile(rf"^(\s*server\s+{re.escape(server)}\s+)(\S+)(.*)$", re.DOTALL)
-    for index, line in enumerate(lines):
-        section = _SECTIONS.match(line)
-        if section is not None:
-            inside = section[1] in ("backend", "listen") and section[3] == backend
-            continue
-        found = line_of_server.match(line) if inside else None
-        if found is not None:
-            lines[index] = f"{found[1]}{token}{found[3]}"
-            return "".join(lines), found[2]
-    raise ValueError(f"no `server {server} ADDRESS:PORT` line in backend {backend}")
-
-
-async def _runtime_set(socket_path: str, backend: str, server: str, ip: str, port: int) -> bool:
-    """``set server … addr`` then ``state ready``; False when HAProxy is not running."""
-    target = f"{backend}/{server}"
-    commands = (f"set server {target} addr {ip} port {port}", f"set server {target} state ready")
-    for number, command in enumerate(commands):
-        try:
-            async with asyncio.timeout(RUNTIME_WAIT_S):
-                answer = (await runtime_api(socket_path, command)).strip()
-        except TimeoutError as exc:
-            raise ProviderError(
-                f"`{command}` got no answer from {socket_path} within {RUNTIME_WAIT_S:g}s"
-            ) from exc
-        except OSError as exc:
-            if number == 0 and isinstance(exc, ConnectionRefusedError | FileNotFoundError):
-                return False
-            raise ProviderError(f"cannot send `{command}` to {socket_path}: {exc}") from exc
-        accepted = "changed" in answer or "no need to change" in answer
-        if (number == 0 and not accepted) or (number == 1 and answer):
-            raise ProviderError(f"HAProxy refused `{command}`: {answer.splitlines()[0]}")
-    return True
-
-
-async def _resolved(address: str, port: int) -> str:
-    """``address`` as an IP literal (the runtime API takes no host names)."""
-    try:
-        return str(ipaddress.ip_address(address))
-    except ValueError:
-        pass
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(
-            address, port, type=socket.SOCK_STREAM
-        )
-    except OSError as exc:
-        raise ProviderError(f"cannot resolve {address!r}: {exc}") from exc
-    return str(infos[0][4][0])
-
-
-def _aside_name(config: Path) -> Path:
-    """``<config>.bak-<UTC time>``, with ``-2``, ``-3``… when taken."""
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    base = config.with_name(f"{config.name}.bak-{stamp}")
-    candidate, n = base, 2
-    while candidate.exists():
-        candidate, n = base.with_name(f"{base.name}-{n}"), n + 1
-    return candidate
-
-
-def _write_beside(config: Path, text: str) -> Path:
-    """``text`` written to a temporary file beside ``config``, with its mode and owner."""
-    fd, name = tempfile.mkstemp(dir=config.parent, prefix=f".{config.name}.", suffix=".new")
-    with os.fdopen(fd, "w") as out:
-        out.write(text)
-        out.flush()
-        os.fsync(out.fileno())
-    status = config.stat()
-    os.chmod(name, status.st_mode & 0o7777)
-    if os.geteuid() == 0:
-        os.chown(name, status.st_uid, status.st_gid)
-    return Path(name)
-
-
-def _replace(config: Path, new: Path) -> Path:
-    """Copy ``config`` aside, then rename ``new`` over it; returns the copy's path."""
-    aside = _aside_name(config)
-    shutil.copy2(config, aside)
-    new.replace(config)
-    folder = os.open(config.parent, os.O_RDONLY)
-    try:
-        os.fsync(folder)
-    finally:
-        os.close(folder)
-    return aside
-
-
-async def repoint_backend(
-    catalog: Catalog, lb_component: str, server: str, address: str, port: int
-) -> str:
-    """Send ``server`` of the load balancer's ``spec.backend`` to ``address:port``; one line saying so.
-
-    Live through the runtime API (``set server … addr``, then ``state ready``), and persisted in
-    the config so a reload or restart keeps it: the new file is checked with ``haproxy -c``,
-    the previous one copied to ``<config>.bak-<UTC time>``, then the new one renamed into
-    place. When HAProxy is not running the file alone is changed (used at its next start).
-    Idempotent: a server already there is set again and the file left as it is.
-    """
-    spec = _spec_of(catalog, lb_component)
-    where = f"component {lb_component!r}"
-    if catalog.components[lb_component].provider != "haproxy":
-        raise ProviderError(f"{where} is not run by the haproxy provider; name the load balancer")
-    if spec.backend is None:
-        raise ProviderError(f"{where}: repoint_backend needs spec.backend (the backend to change)")
-    if not 1 <= port <= 65535:
-        raise ProviderError(f"{where}: port {port} is out of range; give a port from 1 to 65535")
-    backend, config = spec.backend, catalog.resolve_path(spec.config)
-    token = _server_token(address, port)
-    lock = _repoint_locks.setdefault(config, asyncio.Lock())
-    async with lock:
-        try:
-            text = config.read_text()
-            new_text, previous = rewrite_server(text, backend, server, token)
-        except OSError as exc:
-            raise ProviderError(f"{where}: cannot read {config}: {exc.strerror}") from exc
-        except ValueError as exc:
-            raise ProviderError(f"{where}: {config}: {exc}; add it or fix the name") from exc
-        new = _write_beside(config, new_text) if new_text != text else None
-        try:
-            if new is not None:
-                await check_config(catalog, lb_component, new)
-            ip = await _resolved(address, port)
-            socket_path = str(catalog.resolve_path(spec.stats_socket))
-            try:
-                live = await _runtime_set(socket_path, backend, server, ip, port)
-            except ProviderError as exc:
-                raise ProviderError(f"{where}: {exc}; nothing was changed") from exc
-            aside = _replace(config, new) if new is not None else None
-        finally:
-            if new is not None:
-                new.unlink(missing_ok=True)
-    parts = [f"{lb_component}: {backend}/{server} -> {token} (was {previous})"]
-    parts.append(
-        "set live through the runtime API"
-        if live
-        else "haproxy is not running: applies when it starts"
-    )
-    if aside is None:
-        parts.append(f"{config} already names it")
-    else:
-        parts.append(f"{config} rewritten, previous file kept as {aside}")
-    return "; ".join(parts)
-
-
-__all__ = ["HaproxyProvider", "check_config", "repoint_backend", "rewrite_server"]
+__all__ = ["HaproxyProvider", "check_config"]
