@@ -156,7 +156,7 @@ class Agent:
         for name, watch in self.watches.items():
             if watch.provider is not None:
                 watch.provider.on_exit = self._on_exit  # type: ignore[attr-defined]
-                await watch.provider.start()
+                await self._start_provider(name, watch.provider)
             self.scheduler.set(name, catalog.components[name].health)
         await durable.launch(catalog.state_url())  # resumes recoveries a crash interrupted
         for incident in store.incidents(open_only=True):
@@ -202,6 +202,15 @@ class Agent:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
         loop.add_signal_handler(signal.SIGHUP, lambda: self._spawn(self.reload()))
+
+    async def _start_provider(self, name: str, provider: Provider) -> None:
+        """Take charge of a component; if it cannot start, its health check opens the incident."""
+        try:
+            await provider.start()
+        except ParamedicError as exc:
+            self.decisions.line(
+                self.clock.now(), name, "start_failed", f"{exc}; its checks will decide"
+            )
 
     def _provider(self, name: str) -> Provider | None:
         try:
@@ -544,7 +553,7 @@ class Agent:
                 if provider is not None:
                     self.providers[name] = provider
                     provider.on_exit = self._on_exit  # type: ignore[attr-defined]
-                    await provider.start()
+                    await self._start_provider(name, provider)
                 scheduler.set(name, comp.health)
             elif old.detector.check != comp.health:
                 # a new check: a fresh detector, unless an incident is under way

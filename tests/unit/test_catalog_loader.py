@@ -455,7 +455,7 @@ def test_spec_problems_have_their_own_lines() -> None:
     assert problems(text) == [
         "c.yaml:10: components.db.spec.port: must be at most 65535",
         "c.yaml:11: components.db.spec.hots: unknown key; expected one of: bin_dir, data_dir, "
-        "host, load_balancer, port, standby, user; did you mean 'host'?",
+        "host, load_balancer, port, standby, superuser, user; did you mean 'host'?",
     ]
 
 

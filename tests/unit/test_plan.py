@@ -493,7 +493,7 @@ def test_json_shape_is_stable() -> None:
     }
     assert all(set(g) == {"component", "kind", "severity", "reason", "figures", "subject"}
                for g in data["gaps"])  # fmt: skip
-    assert data["summary"] == {"components": 2, "gaps": 3, "high": 1, "medium": 1, "low": 1}
+    assert data["summary"] == {"components": 2, "gaps": 2, "high": 1, "medium": 1, "low": 0}
 
 
 # ---------------------------------------------------------------- rendering
@@ -553,7 +553,7 @@ def test_render_shows_components_gaps_and_summary(width: int) -> None:
     flat = " ".join(text.split())
     for gap in plan.gaps:  # gap lines wrap only inside the reason column
         assert f"{gap.severity.value} {gap.component} {gap.reason}" in flat
-    assert lines[-1] == "4 components, 8 gaps (5 high)"
+    assert lines[-1] == "4 components, 6 gaps (5 high)"
     assert plan.summary() == lines[-1]
 
 
