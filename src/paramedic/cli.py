@@ -305,6 +305,7 @@ def pause(
     from paramedic.catalog.duration import format_duration, parse_duration
 
     until = None
+    span = None
     if for_ is not None:
         try:
             span = parse_duration(for_)
@@ -319,7 +320,7 @@ def pause(
         )
     finally:
         store.close()
-    span_text = f" for {format_duration(until - datetime.now(UTC))}" if until else " until resumed"
+    span_text = f" for {format_duration(span)}" if span is not None else " until resumed"
     out.print(f"{component}: paused{span_text} ({reason})")
 
 

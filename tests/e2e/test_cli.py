@@ -70,8 +70,16 @@ def test_validate_prints_every_problem_with_file_and_line(tmp_path: Path) -> Non
             "yet in this version (issue: Drills and evidence)",
         ),
         (
-            ["backup", "orders-db"],
-            "paramedic: `paramedic backup` needs the backup engines, which is not built yet",
+            ["backup", "orders-db", "--catalog", DEMO],
+            "paramedic: no component 'orders-db' in",
+        ),
+        (
+            ["backup", "demo-web", "--catalog", DEMO],
+            "paramedic: component 'demo-web' has no backup configured; add components.demo-web.backup",
+        ),
+        (
+            ["restore", "demo-web", "--to", "yesterday", "--catalog", DEMO],
+            "paramedic: --to 'yesterday': must be latest, before_failure or a timestamp",
         ),
     ],
 )

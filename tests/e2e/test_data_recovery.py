@@ -4,7 +4,9 @@ and the RPO paramedic measured agrees with the rows that survived."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import shutil
 import signal
 import threading
 import time
@@ -16,7 +18,14 @@ import psycopg
 import pytest
 
 from tests.e2e.harness import history, paramedic, start_agent, wait_for
-from tests.servers import PostgresServer, chown_tree, make_postgres, scratch_dir, unprivileged_user
+from tests.servers import (
+    PostgresServer,
+    chown_tree,
+    free_port,
+    make_postgres,
+    scratch_dir,
+    unprivileged_user,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -131,4 +140,128 @@ def test_destroyed_postgres_is_restored_and_the_measured_rpo_matches_the_rows(
         assert aside and (aside[0] / "PG_VERSION").exists(), "damaged data moved aside, not deleted"
     finally:
         writer.halt.set()
+        agent.stop()
+
+
+def _wait_recovered(base: Path, name: str, agent: object) -> dict[str, object]:
+    incident = wait_for(
+        f"{name} restored",
+        lambda: (h := history(base, name)) and not h[0]["open"] and h[0],
+        timeout=120,
+    )
+    assert incident["state"] == "recovered", agent.log()  # type: ignore[attr-defined]
+    assert incident["strategy"] == "restore_from_backup"
+    return dict(incident)
+
+
+def test_redis_keys_come_back_from_the_snapshot_with_the_measured_rpo(tmp_path: Path) -> None:
+    import redis
+
+    port = free_port()
+    data = tmp_path / "redis"
+    data.mkdir()
+    (tmp_path / "paramedic.yaml").write_text(f"""version: 1
+state: sqlite:///state.db
+components:
+  cache:
+    type: cache
+    rto: 1m
+    rpo: 1m
+    provider: redis
+    spec: {{port: {port}, dir: "{data}"}}
+    health: {{check: redis, url: "redis://127.0.0.1:{port}/0", interval: 300ms, timeout: 500ms, failures: 2}}
+    backup: {{engine: redis_rdb, schedule: "0 0 1 1 *", keep: 7d, repository: "{tmp_path}/repo"}}
+    recovery: [{{strategy: restore_from_backup, target: latest, timeout: 1m}}]
+""")
+    agent = start_agent(tmp_path)
+    try:
+        wait_for("the agent to watch", lambda: '"became_healthy"' in agent.log(), timeout=30)
+        client = redis.Redis(port=port)
+        written: list[float] = []
+        halt = threading.Event()
+
+        def write() -> None:  # a writer running through the backup, as in production
+            with contextlib.suppress(redis.RedisError):
+                while not halt.is_set():
+                    stamp = time.time()
+                    client.zadd("canary", {f"{stamp:.6f}": stamp})
+                    written.append(stamp)
+                    time.sleep(WRITE_EVERY_S)
+
+        writer = threading.Thread(target=write, daemon=True)
+        writer.start()
+        time.sleep(1)
+        paramedic("backup", "cache", cwd=tmp_path)
+        time.sleep(1)
+        pid = int(redis.Redis(port=port).info("server")["process_id"])
+        halt.set()
+        writer.join(5)
+        redis.Redis(port=port).flushall()
+        os.kill(pid, signal.SIGKILL)
+        (data / "dump.rdb").write_bytes(b"REDIS0009 damaged by the test\n")  # a corrupt dump
+        incident = _wait_recovered(tmp_path, "cache", agent)
+        survived = [
+            score for _, score in redis.Redis(port=port).zrange("canary", 0, -1, withscores=True)
+        ]
+        assert survived and survived == written[: len(survived)], "a prefix survives"
+        assert len(survived) < len(written)
+        failed_at = _t(str(incident["failed_at"])).timestamp()
+        assert incident["measured_rpo_s"] == pytest.approx(
+            failed_at - survived[-1], abs=WRITE_EVERY_S
+        )
+        assert list(data.parent.glob("**/*damaged*")) or list(data.glob("*damaged*")), (
+            "damaged files kept"
+        )
+    finally:
+        agent.stop()
+        with contextlib.suppress(Exception):
+            redis.Redis(port=port).shutdown(nosave=True)
+
+
+def test_a_deleted_file_tree_comes_back_from_restic_with_the_measured_rpo(tmp_path: Path) -> None:
+    tree = tmp_path / "site"
+    tree.mkdir()
+    (tree / "sentinel").write_text("present\n")
+    (tmp_path / "paramedic.yaml").write_text(f"""version: 1
+state: sqlite:///state.db
+components:
+  site:
+    type: file_system
+    rto: 2m
+    rpo: 1h
+    provider: files
+    spec: {{path: "{tree}"}}
+    health: {{check: command, command: ["test", "-f", "{tree}/sentinel"], interval: 300ms, timeout: 1s, failures: 2}}
+    backup: {{engine: restic, schedule: "0 0 1 1 *", keep: 7d, repository: "{tmp_path}/repo"}}
+    recovery: [{{strategy: restore_from_backup, target: latest, timeout: 1m}}]
+""")
+    written: list[float] = []
+
+    def write(n: int) -> None:
+        for _ in range(n):
+            stamp = time.time()
+            (tree / f"marker-{stamp:.6f}").write_text(f"{stamp}\n")
+            written.append(stamp)
+            time.sleep(WRITE_EVERY_S)
+
+    write(10)
+    paramedic("backup", "site", cwd=tmp_path)
+    write(10)
+    agent = start_agent(tmp_path)
+    try:
+        wait_for("the agent to watch", lambda: '"became_healthy"' in agent.log(), timeout=30)
+        shutil.rmtree(tree)
+        incident = _wait_recovered(tmp_path, "site", agent)
+        survived = sorted(float(p.read_text()) for p in tree.glob("marker-*"))
+        assert survived == written[: len(survived)] and len(survived) == 10
+        points = json.loads(paramedic("backups", "site", "--json", cwd=tmp_path).stdout)
+        taken = _t(points["components"][0]["points"][-1]["taken_at"]).timestamp()
+        failed_at = _t(str(incident["failed_at"])).timestamp()
+        assert incident["measured_rpo_s"] == pytest.approx(failed_at - taken, abs=0.01)
+        assert survived[-1] <= taken
+        aside = list(tmp_path.glob(f"site.damaged-{incident['id']}*"))
+        assert not aside or all(
+            p.is_dir() for p in aside
+        )  # nothing was left to move: it was deleted
+    finally:
         agent.stop()
