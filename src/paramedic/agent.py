@@ -25,6 +25,7 @@ from paramedic.checks.result import CheckResult
 from paramedic.clock import Clock, RealClock
 from paramedic.decisions import DecisionLog
 from paramedic.detect import DecisionKind, Detector, HealthState
+from paramedic.drills.schedule import DrillSchedule
 from paramedic.errors import NotBuiltYet, ParamedicError, ProviderUnavailable
 from paramedic.graph import DependencyGraph
 from paramedic.lock import agent_lock
@@ -35,6 +36,7 @@ from paramedic.recovery import durable, workflow
 from paramedic.recovery.engine import RecoveryEngine
 from paramedic.register import register_components
 from paramedic.store import Store
+from paramedic.store.components import CheckTally
 
 log = logging.getLogger("paramedic.agent")
 
@@ -91,6 +93,8 @@ class Agent:
         self._backup_due: dict[str, datetime] = {}
         self._backing_up: set[str] = set()
         self._rpo_warned: set[str] = set()
+        self._drill_schedule = DrillSchedule()
+        self._checks: dict[str, CheckTally] = {}
 
     # ------------------------------------------------------------ lifecycle
 
@@ -179,6 +183,7 @@ class Agent:
     async def _shutdown(self) -> None:
         if self.scheduler is not None:
             await self.scheduler.aclose()
+        await self._flush_checks()
         for task in list(self._tasks):
             task.cancel()
         if self.notifier is not None:
@@ -240,8 +245,13 @@ class Agent:
 
     # ------------------------------------------------------------ checks → decisions
 
-    def _failing(self) -> set[str]:
-        return {n for n, w in self.watches.items() if w.detector.state in FAILING}
+    def _failing_dependencies(self, name: str) -> set[str]:
+        """Which of ``name``'s own (transitive) dependencies are failing: a few lookups, not a scan."""
+        return {
+            d
+            for d in self.graph.ancestors(name)
+            if d in self.watches and self.watches[d].detector.state in FAILING
+        }
 
     async def _on_result(self, name: str, result: CheckResult) -> None:
         watch = self.watches.get(name)
@@ -249,14 +259,14 @@ class Agent:
         if watch is None or store is None:
             return
         before = watch.detector.state
-        failing_dep = None if result.ok else self.graph.failing_root(name, self._failing() - {name})
+        failing_dep = (
+            None if result.ok else self.graph.failing_root(name, self._failing_dependencies(name))
+        )
         decision = watch.detector.observe(
             result, failing_dependency=failing_dep, paused=watch.paused
         )
         after = watch.detector.state
-        store.record_check(
-            name, at=result.at, ok=result.ok, state=after.value, detail=result.summary
-        )
+        self._tally(name, result)
         if after != before:
             store.record_transition(
                 name,
@@ -287,6 +297,25 @@ class Agent:
             target_rto_s=comp.rto.total_seconds(),
             target_rpo_s=comp.rpo.total_seconds(),
         )
+
+    def _tally(self, name: str, result: CheckResult) -> None:
+        """Count a check for the next flush (one store transaction a second, not one per check)."""
+        old = self._checks.get(name)
+        self._checks[name] = CheckTally(
+            name=name,
+            checks=(old.checks if old else 0) + 1,
+            failures=(old.failures if old else 0) + (0 if result.ok else 1),
+            at=result.at,
+            ok=result.ok,
+            detail=result.summary,
+        )
+
+    async def _flush_checks(self) -> None:
+        """Write the tallied checks in one transaction, off the event loop."""
+        if not self._checks or self.store is None:
+            return
+        batch, self._checks = list(self._checks.values()), {}
+        await asyncio.to_thread(self.store.record_checks, batch)
 
     async def _carry_out(self, name: str, decision: Any) -> None:
         store = self.store
@@ -390,16 +419,12 @@ class Agent:
         if store is None:
             return
         now = self.clock.now()
-        for row in store.components():
-            watch = self.watches.get(row.name)
-            if watch is None:
-                continue
-            paused = row.paused_until is not None and row.paused_until > now
-            if row.paused_until is None and row.pause_reason:
-                paused = True  # paused until resumed
+        paused_now = {row.name for row in store.paused_components() if row.is_paused(now)}
+        for name, watch in self.watches.items():
+            paused = name in paused_now
             if watch.paused and not paused:
                 self.decisions.line(
-                    now, row.name, "resumed", "maintenance over: recovering and paging again"
+                    now, name, "resumed", "maintenance over: recovering and paging again"
                 )
             watch.paused = paused
 
@@ -409,6 +434,7 @@ class Agent:
         while True:
             await asyncio.sleep(1.0)
             try:
+                await self._flush_checks()
                 self._refresh_pauses()
                 await self._rto_watch(escalated_rto)
                 if self._reload_requested:
@@ -438,27 +464,61 @@ class Agent:
         last_exposure = 0.0
         while True:
             await asyncio.sleep(1.0)
-            now = self.clock.now()
-            for name, comp in self.catalog.components.items():
-                backup = comp.backup
-                if (
-                    backup is None
-                    or self.watches.get(name) is None
-                    or self.watches[name].provider is None
-                ):
-                    continue
-                due = self._backup_due.setdefault(name, next_run(backup.schedule, now))
-                if now >= due and name not in self._backing_up:
-                    self._backup_due[name] = next_run(backup.schedule, now)
-                    self._spawn(self._backup(name))
-                elif name not in self._backing_up and self.store is not None:
-                    points = self.store.recovery_points(name)
-                    verified = [p.verified_at for p in points if p.verified_at is not None]
-                    if points and verify_due(backup.verify, max(verified, default=None), now):
-                        self._spawn(self._verify(name))
-            if self.clock.monotonic() - last_exposure >= 5.0:
-                last_exposure = self.clock.monotonic()
-                await self._rpo_watch()
+            try:
+                last_exposure = await self._backup_tick(last_exposure)
+            except Exception as exc:  # the loop must outlive one bad tick
+                log.warning("backup loop: %s: %s", type(exc).__name__, exc)
+
+    async def _backup_tick(self, last_exposure: float) -> float:
+        """One pass: start due backups and verifications; every 5 s, the RPO exposure."""
+        now = self.clock.now()
+        self._start_due_drill(now)
+        for name, comp in self.catalog.components.items():
+            backup = comp.backup
+            if (
+                backup is None
+                or self.watches.get(name) is None
+                or self.watches[name].provider is None
+            ):
+                continue
+            due = self._backup_due.setdefault(name, next_run(backup.schedule, now))
+            if now >= due and name not in self._backing_up:
+                self._backup_due[name] = next_run(backup.schedule, now)
+                self._spawn(self._backup(name))
+            elif name not in self._backing_up and self.store is not None:
+                points = self.store.recovery_points(name)
+                verified = [p.verified_at for p in points if p.verified_at is not None]
+                if points and verify_due(backup.verify, max(verified, default=None), now):
+                    self._spawn(self._verify(name))
+        if self.clock.monotonic() - last_exposure >= 5.0:
+            last_exposure = self.clock.monotonic()
+            await self._rpo_watch()
+        return last_exposure
+
+    def _start_due_drill(self, now: datetime) -> None:
+        """A scheduled drill (``drills.schedule``) whose time has come: run it through DrillRunner."""
+        due = self._drill_schedule.due(self.catalog, now)
+        for name, why in self._drill_schedule.skipped:
+            self.decisions.line(now, name, "drill_skipped", why)
+        self._drill_schedule.skipped.clear()
+        if due is None or self.store is None:
+            return
+        from paramedic.drills import DrillRunner
+
+        runner = DrillRunner(
+            self.catalog,
+            self.store,
+            clock=self.clock,
+            notifier=self.notifier,
+            providers=self.providers,
+            progress=lambda line: log.info("drill: %s", line),
+        )
+
+        def say(kind: str, text: str) -> None:
+            self.decisions.line(self.clock.now(), due.component, kind, text)
+
+        say("drill_started", f"scheduled drill: fault {due.fault}")
+        self._spawn(self._drill_schedule.run(due, runner, say))
 
     async def _backup(self, name: str) -> None:
         assert self.backups is not None

@@ -180,6 +180,9 @@ def history(
     catalog: CatalogOpt = None,
     state: StateOpt = None,
     limit: Annotated[int, typer.Option(min=1, help="newest N incidents")] = 20,
+    drills: Annotated[
+        bool, typer.Option("--drills", help="drill records (newest first) instead of incidents")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Incidents with their steps and timings; measured RTO/RPO against the targets."""
@@ -189,10 +192,21 @@ def history(
             known = set() if state else set(_load(catalog).components)
             if component not in known:
                 store.component(component)  # NotFound names it
-        incidents = store.incidents(component, limit=limit)
-        steps = {i.id: store.steps(i.id) for i in incidents}
+        if drills:
+            drill_rows = store.drills(component)[:limit]
+        else:
+            incidents = store.incidents(component, limit=limit)
+            steps = {i.id: store.steps(i.id) for i in incidents}
     finally:
         store.close()
+    if drills:
+        if as_json:
+            _print_json({"drills": [d.to_json() for d in drill_rows]})
+            return
+        from paramedic.views.drills import render_drills
+
+        render_drills(drill_rows, out)
+        return
     if as_json:
         _print_json(
             {
@@ -340,11 +354,24 @@ def resume(
     out.print(f"{component}: resumed")
 
 
-def _backup_service(loaded: Any, store: Any, progress: Any = None) -> Any:
+def _backup_service(loaded: Any, store: Any, progress: Any = None, notifier: Any = None) -> Any:
     from paramedic.backup import BackupService
     from paramedic.clock import RealClock
 
-    return BackupService(loaded, store, RealClock(), progress=progress)
+    return BackupService(loaded, store, RealClock(), progress=progress, notifier=notifier)
+
+
+async def _with_notifier(loaded: Any, work: Any) -> Any:
+    """Run ``work(notifier)`` with the catalog's notification routes, delivering before returning."""
+    from paramedic.clock import RealClock
+    from paramedic.notify import Notifier
+
+    notifier = Notifier(loaded.notify, clock=RealClock())
+    try:
+        return await work(notifier)
+    finally:
+        await notifier.drain(15.0)
+        await notifier.aclose()
 
 
 @app.command()
@@ -367,11 +394,15 @@ def backup(
     try:
         with Progress(console=err, transient=True) as bar:
             task = bar.add_task(f"backing up {component}", total=1.0)
-            service = _backup_service(
-                loaded, store, lambda f, what: bar.update(task, completed=f, description=what)
-            )
+
+            def progress(fraction: float, what: str) -> None:
+                bar.update(task, completed=fraction, description=what)
+
+            async def take(notifier: Any) -> Any:
+                return await _backup_service(loaded, store, progress, notifier).take(component)
+
             try:
-                row = asyncio.run(service.take(component))
+                row = asyncio.run(_with_notifier(loaded, take))
             except ProviderError as exc:
                 err.print(f"paramedic: {exc}", markup=False)
                 raise typer.Exit(1) from None
@@ -469,17 +500,106 @@ def restore(
 
 @app.command()
 def drill(
-    component: Annotated[str, typer.Argument()],
-    fault: Annotated[str | None, typer.Option("--fault")] = None,
+    component: Annotated[str | None, typer.Argument(help="component to drill")] = None,
+    fault: Annotated[
+        str | None, typer.Option("--fault", help="fault to inject (drill --list shows them)")
+    ] = None,
+    yes: Annotated[
+        bool,
+        typer.Option(
+            "--yes", help="drill even without drills.allowed: true, or outside drills.window"
+        ),
+    ] = False,
+    list_: Annotated[
+        bool, typer.Option("--list", help="the faults each component offers, and its drill policy")
+    ] = False,
+    warmup: Annotated[
+        str | None,
+        typer.Option("--warmup", help="how long the canary writes before the fault (default 1s)"),
+    ] = None,
+    catalog: CatalogOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
-    """Inject a fault on purpose and measure the recovery against the objectives."""
-    _not_built("drill", "fault injection and canaries", "issue: Drills and evidence")
+    """Inject a fault on purpose, let the running agent recover, measure RTO/RPO against the
+    targets (exit 0 both met, 1 missed or aborted, 2 refused by a guard)."""
+    from paramedic.catalog.duration import parse_duration
+    from paramedic.drills.command import drill_list, run_drill
+    from paramedic.views.drills import render_drill, render_drill_list
+
+    loaded = _load(catalog)
+    if list_:
+        rows = drill_list(loaded)
+        if as_json:
+            _print_json({"components": rows})
+        else:
+            render_drill_list(rows, out)
+        return
+    if component is None:
+        raise ParamedicError("give a COMPONENT and --fault F, or --list to see what can be drilled")
+    if fault is None:
+        offered: list[str] = next(
+            (r["faults"] for r in drill_list(loaded) if r["name"] == component), []
+        )
+        hint = f"one of {', '.join(offered)}" if offered else "see paramedic drill --list"
+        raise ParamedicError(f"{component}: give the fault to inject with --fault ({hint})")
+    warmup_s = None
+    if warmup is not None:
+        try:
+            warmup_s = parse_duration(warmup).total_seconds()
+        except ValueError as exc:
+            raise ParamedicError(f"--warmup {warmup!r}: {exc}") from None
+    result = run_drill(
+        loaded,
+        component,
+        fault,
+        yes=yes,
+        warmup_s=warmup_s,
+        progress=lambda line: err.print(line, markup=False),
+    )
+    if as_json:
+        _print_json(result.to_json())
+    else:
+        render_drill(result.row, out)
+        out.print(f"  {result.reason}", markup=False)
+    raise typer.Exit(0 if result.met else 1)
 
 
 @app.command()
-def report(html: Annotated[str | None, typer.Option("--html")] = None) -> None:
-    """Compliance report: objectives, evidence, scores."""
-    _not_built("report", "recoverability scores and the report", "issue: Drills and evidence")
+def report(
+    html: Annotated[
+        str | None,
+        typer.Option("--html", metavar="FILE", help="write one self-contained HTML page to FILE"),
+    ] = None,
+    markdown: Annotated[
+        str | None, typer.Option("--markdown", metavar="FILE", help="write Markdown to FILE")
+    ] = None,
+    as_json: JsonOpt = False,
+    catalog: CatalogOpt = None,
+    state: StateOpt = None,
+    stale_after: Annotated[
+        str, typer.Option("--stale-after", help="evidence older than this is an open risk")
+    ] = "30d",
+) -> None:
+    """Compliance: objectives against measured evidence, recoverability scores, gaps, risks."""
+    from paramedic.report.command import parse_stale_after, run_report
+    from paramedic.store import Store
+
+    window = parse_stale_after(stale_after)
+    loaded = _load(catalog)
+    store = Store.open(state or loaded.state_url())
+    try:
+        run_report(
+            loaded,
+            store,
+            datetime.now(UTC),
+            out,
+            html=html,
+            markdown=markdown,
+            as_json=as_json,
+            stale_after=window,
+        )
+    finally:
+        store.close()
 
 
 @audit_app.command("verify")

@@ -33,6 +33,18 @@ class DependencyGraph:
             stack.extend(self._dependents.get(current, []))
         return sorted(seen)
 
+    def ancestors(self, name: str) -> set[str]:
+        """Every component ``name`` depends on, directly or not."""
+        seen: set[str] = set()
+        stack = list(self._deps.get(name, []))
+        while stack:
+            current = stack.pop()
+            if current in seen or current == name:
+                continue
+            seen.add(current)
+            stack.extend(self._deps.get(current, []))
+        return seen
+
     def find_cycle(self) -> list[str] | None:
         """One dependency cycle as a path that returns to its start (``[a, b, a]``), or None."""
         white, grey, black = 0, 1, 2

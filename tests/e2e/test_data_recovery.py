@@ -17,7 +17,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.e2e.harness import history, paramedic, start_agent, wait_for
+from tests.e2e.harness import history, paramedic, start_agent, start_webhook, wait_for
 from tests.servers import (
     PostgresServer,
     chown_tree,
@@ -265,3 +265,52 @@ components:
         )  # nothing was left to move: it was deleted
     finally:
         agent.stop()
+
+
+def test_a_truncated_backup_is_caught_by_verification_and_notified(tmp_path: Path) -> None:
+    hook = start_webhook()
+    try:
+        tree = tmp_path / "site"
+        tree.mkdir()
+        for n in range(20):
+            (tree / f"page-{n}.html").write_text(f"<p>{n}</p>\n" * 200)
+        (tmp_path / "paramedic.yaml").write_text(f"""version: 1
+state: sqlite:///state.db
+notify:
+  - name: ops
+    url: "{hook.url}"
+components:
+  site:
+    type: file_system
+    rto: 2m
+    rpo: 1d
+    provider: files
+    spec: {{path: "{tree}"}}
+    health: {{check: command, command: ["test", "-d", "{tree}"], interval: 1s, timeout: 1s}}
+    backup: {{engine: restic, schedule: "0 0 1 1 *", keep: 7d, repository: "{tmp_path}/repo", verify: daily}}
+    recovery: [{{strategy: restore_from_backup}}]
+""")
+        paramedic("backup", "site", cwd=tmp_path)
+        packs = sorted(
+            (tmp_path / "repo" / "data").rglob("*"),
+            key=lambda p: p.stat().st_size if p.is_file() else 0,
+        )
+        victim = packs[-1]
+        victim.write_bytes(victim.read_bytes()[: victim.stat().st_size // 2])  # a truncated pack
+        agent = start_agent(tmp_path)  # never verified: a daily verification is due at once
+        try:
+            incident = wait_for(
+                "the verification incident",
+                lambda: [i for i in history(tmp_path, "site") if i["kind"] == "verification"],
+                timeout=60,
+            )[0]
+            assert incident["state"] == "escalated" and not incident["open"]
+            assert incident["reason"].startswith("backup verification failed: ")
+            wait_for("the page", lambda: "verification_failed" in hook.events())
+            listing = json.loads(paramedic("backups", "site", "--json", cwd=tmp_path).stdout)
+            assert listing["components"][0]["points"][-1]["verified_ok"] is False
+        finally:
+            agent.stop()
+    finally:
+        hook.server.shutdown()
+        hook.server.server_close()

@@ -604,3 +604,30 @@ def test_an_unsupported_url_is_refused() -> None:
         "unsupported state store mysql://root:***@db/x: use sqlite:///FILE or postgresql://…;"
         " check `state:` in the catalog"
     )
+
+
+def test_record_checks_counts_a_batch_in_one_go(store: Store) -> None:
+    from paramedic.store.components import CheckTally
+
+    at = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+    store.record_checks(
+        [CheckTally("web", checks=5, failures=2, at=at, ok=False, detail="refused: nobody home")]
+    )
+    store.record_checks([CheckTally("web", checks=1, failures=0, at=at, ok=True, detail="ok")])
+    row = store.component("web")
+    assert (row.checks_total, row.failures_total, row.last_ok, row.last_detail) == (
+        6,
+        2,
+        True,
+        "ok",
+    )
+    assert row.last_check_at == at
+    store.record_checks([])  # nothing to write is fine
+
+
+def test_paused_components_lists_only_the_paused(store: Store) -> None:
+    assert store.paused_components() == []
+    store.pause("web", until=None, reason="kernel upgrade", actor="ops")
+    assert [r.name for r in store.paused_components()] == ["web"]
+    store.resume("web", actor="ops")
+    assert store.paused_components() == []

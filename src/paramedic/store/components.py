@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +16,18 @@ from paramedic.store import tables as t
 from paramedic.store.core import StoreCore, clip, no_component
 from paramedic.store.rows import ComponentRow, TransitionRow, iso_utc
 from paramedic.store.types import UTCDateTime, as_utc
+
+
+@dataclass(frozen=True)
+class CheckTally:
+    """The checks of one component since the last flush: how many, how many failed, the last one."""
+
+    name: str
+    checks: int
+    failures: int
+    at: datetime
+    ok: bool
+    detail: str
 
 
 class ComponentRecords(StoreCore):
@@ -64,6 +78,29 @@ class ComponentRecords(StoreCore):
             done = conn.execute(t.components.update().where(c.name == name).values(**values))
             if done.rowcount == 0:
                 self._require_component(conn, name)
+
+    def record_checks(self, tally: Sequence[CheckTally]) -> None:
+        """Count many components' checks in ONE transaction (the agent flushes once a second)."""
+        if not tally:
+            return
+        c = t.components.c
+        with self._write() as conn:
+            for item in tally:
+                at = as_utc(item.at)
+                values = {
+                    "checks_total": c.checks_total + item.checks,
+                    "failures_total": c.failures_total + item.failures,
+                    "last_check_at": at,
+                    "last_ok": item.ok,
+                    "last_detail": clip(item.detail, 2000),
+                }
+                conn.execute(t.components.update().where(c.name == item.name).values(**values))
+
+    def paused_components(self) -> list[ComponentRow]:
+        """Only the components with a pause on record (the agent reads this every second)."""
+        with self._read() as conn:
+            rows = conn.execute(select(t.components).where(t.components.c.paused.is_(True))).all()
+        return [ComponentRow(**r._mapping) for r in rows]
 
     def record_transition(
         self, name: str, *, at: datetime, from_state: str, to_state: str, reason: str

@@ -26,6 +26,7 @@ a finished restore is not repeated, an unfinished one is finished.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
 import shutil
@@ -40,6 +41,8 @@ from paramedic.providers.base import (
     ActionContext,
     ActionResult,
     BackupContext,
+    FaultContext,
+    InjectedFault,
     ProviderInfo,
     RecoveryPoint,
     RestorableWindow,
@@ -47,6 +50,7 @@ from paramedic.providers.base import (
     default_repository,
     resolve_target,
 )
+from paramedic.providers.local import files_faults
 from paramedic.providers.local.commands import shown
 from paramedic.providers.local.data_specs import FILES, FilesSpec
 from paramedic.providers.local.datafiles import (
@@ -104,6 +108,16 @@ class FilesProvider:
 
     async def close(self, stop_owned: bool) -> None:
         """Nothing to release."""
+
+    # ------------------------------------------------------------ faults (drills)
+
+    async def inject_fault(self, fault: str, ctx: FaultContext) -> InjectedFault:
+        """Inject ``fault`` (delete-tree, corrupt-files); see ``files_faults``."""
+        return await files_faults.inject(self, fault, ctx)
+
+    async def undo_fault(self, injected: InjectedFault, ctx: FaultContext) -> str:
+        """Nothing is put back; says where the moved or kept data stays."""
+        return await files_faults.undo(self, injected, ctx)
 
     # ------------------------------------------------------------ strategies
 
@@ -263,9 +277,23 @@ class FilesProvider:
         return RestorableWindow(present[0].taken_at, present[-1].taken_at)
 
     async def verify_backup(self, ctx: BackupContext, point: RecoveryPoint) -> Verification:
-        """Restore into scratch (every blob of the snapshot read), files counted; ``restic check``."""
+        """Content-addressed pack check, then a restore into scratch with files counted; ``restic check``.
+
+        restic names every pack file by the SHA-256 of its bytes, so a pack whose
+        bytes no longer hash to its name is damaged. That check comes first: it
+        is exact and quick, where restic's own readers retry a damaged pack with
+        backoff for minutes.
+        """
         restic = self.restic(ctx.repository)
         short = point.location[:8]
+        damaged = await asyncio.to_thread(damaged_packs, ctx.repository)
+        if damaged:
+            listed = ", ".join(d[:10] for d in damaged[:5]) + (" …" if len(damaged) > 5 else "")
+            return Verification(
+                False,
+                f"{len(damaged)} pack file(s) of {ctx.repository} no longer match their content "
+                f"hash (truncated or altered): {listed}",
+            )
         await asyncio.to_thread(restic.ensure_password)
         target = ctx.scratch / f"restic-verify-{short}"
         await asyncio.to_thread(_clear, target)
@@ -298,6 +326,21 @@ class FilesProvider:
             if old:
                 await restic.forget([p.location for p in old])
         return [p.location[:8] for p in old]
+
+
+def damaged_packs(repository: Path) -> list[str]:
+    """Names of pack files under ``repository/data`` whose SHA-256 is not their name."""
+    damaged = []
+    for pack in sorted((repository / "data").glob("*/*")):
+        if not pack.is_file() or len(pack.name) != 64:
+            continue
+        digest = hashlib.sha256()
+        with pack.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+        if digest.hexdigest() != pack.name:
+            damaged.append(pack.name)
+    return damaged
 
 
 def _point(snapshot: Snapshot, restic: Restic) -> RecoveryPoint:
