@@ -263,7 +263,7 @@ class Agent:
             None if result.ok else self.graph.failing_root(name, self._failing_dependencies(name))
         )
         decision = watch.detector.observe(
-            result, failing_dependency=failing_dep, paused=watch.paused
+            result, failing_dependency=failing_dep, paused=watch.paused, certain=self._exited(watch)
         )
         after = watch.detector.state
         self._tally(name, result)
@@ -297,6 +297,15 @@ class Agent:
             target_rto_s=comp.rto.total_seconds(),
             target_rpo_s=comp.rpo.total_seconds(),
         )
+
+    @staticmethod
+    def _exited(watch: _Watch) -> str | None:
+        """Why a failure is certain: the process paramedic owns for the component is not running."""
+        probe = getattr(watch.provider, "process_state", None)
+        if probe is None or not getattr(watch.provider, "owned", False):
+            return None
+        alive, detail = probe()
+        return None if alive else f"its process {detail}"
 
     def _tally(self, name: str, result: CheckResult) -> None:
         """Count a check for the next flush (one store transaction a second, not one per check)."""

@@ -116,6 +116,7 @@ class Detector:
         self.flap_limit = flap_limit
         self._state = HealthState.unknown
         self._failures = 0
+        self._certain: str | None = None
         self._successes = 0
         self._failed_at: datetime | None = None
         self._detected_at: datetime | None = None
@@ -171,16 +172,28 @@ class Detector:
     # ------------------------------------------------------------ inputs
 
     def observe(
-        self, result: CheckResult, *, failing_dependency: str | None = None, paused: bool = False
+        self,
+        result: CheckResult,
+        *,
+        failing_dependency: str | None = None,
+        paused: bool = False,
+        certain: str | None = None,
     ) -> Decision:
-        """Take one result and decide; give ``failing_dependency`` on every call (None: none)."""
+        """Take one result and decide; give ``failing_dependency`` on every call (None: none).
+
+        ``certain`` says why a failure needs no second opinion (the process paramedic
+        owns has exited, seen by awaiting it): the streak reaches ``failures`` at once.
+        """
         prior = self._failures
+        self._certain = None if result.ok else certain
         if result.ok:
             self._successes += 1
             self._failures = 0
         else:
             self._successes = 0
             self._failures += 1
+            if certain is not None:
+                self._failures = max(self._failures, self.check.failures)
             self._failure, self._detail = result.failure, result.detail
             if self._state in (HealthState.unknown, HealthState.healthy):
                 self._failed_at = result.at  # a new streak starts
@@ -307,7 +320,10 @@ class Detector:
             reason = f"{self.name} failed {self._failures} of {need} checks: {self._what()}"
             return self._decide(DecisionKind.suspect, reason)
         self._detected_at = end
-        reason = f"{self.name} failed {_count(self._failures)}: {self._what()}"
+        if self._certain is not None:
+            reason = f"{self.name} failed: {self._what()}; certain at once: {self._certain}"
+        else:
+            reason = f"{self.name} failed {_count(self._failures)}: {self._what()}"
         return self._threshold(end, dep, paused, reason)
 
     def _threshold(self, end: datetime, dep: str | None, paused: bool, reason: str) -> Decision:

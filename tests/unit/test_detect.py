@@ -596,3 +596,23 @@ def test_restore_of_unreadable_state_names_component_and_fix(
         f"saved detector state of 'web' is unreadable ({problem}); "
         "remove it from the state store to start the component as unknown"
     )
+
+
+def test_a_certain_failure_opens_the_incident_at_once(probe: Probe) -> None:
+    d = detector(failures=3)
+    assert d.observe(probe.ok()).kind is K.became_healthy
+    failed = probe.fail()
+    decision = d.observe(failed, certain="its process pid 42 exited with code -9 (SIGKILL)")
+    assert decision.kind is K.open_incident and decision.starts_recovery
+    assert decision.reason == (
+        f"web failed: {REFUSED}; certain at once: its process pid 42 exited with code -9 (SIGKILL)"
+    )
+    assert decision.failed_at == failed.at
+    assert decision.detected_at == failed.at + seconds(0.25)
+
+
+def test_certain_is_ignored_for_a_passing_check_and_does_not_stick(probe: Probe) -> None:
+    d = detector(failures=2)
+    d.observe(probe.ok(), certain="its process exited")
+    assert d.state is S.healthy
+    assert d.observe(probe.fail()).kind is K.suspect  # the next uncertain failure counts as one

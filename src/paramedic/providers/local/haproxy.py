@@ -36,7 +36,14 @@ from paramedic.catalog.model import RestartService, Run
 from paramedic.checks.haproxy import info_fields, runtime_api
 from paramedic.clock import Clock, RealClock
 from paramedic.errors import ProviderError
-from paramedic.providers.base import ActionContext, ActionResult, ProviderInfo
+from paramedic.providers.base import (
+    ActionContext,
+    ActionResult,
+    FaultContext,
+    InjectedFault,
+    ProviderInfo,
+)
+from paramedic.providers.local import haproxy_faults
 from paramedic.providers.local.commands import ComponentCommand, last_lines, run_command, shown
 from paramedic.providers.local.data_specs import HAPROXY, HaproxySpec
 from paramedic.providers.local.step_marker import StepMarker, identity
@@ -168,6 +175,16 @@ class HaproxyProvider:
                 await master.stop(signal.SIGTERM, STOP_GRACE_S, "agent stopping")
             else:
                 master.detach()
+
+    # ------------------------------------------------------------ faults (drills)
+
+    async def inject_fault(self, fault: str, ctx: FaultContext) -> InjectedFault:
+        """Inject ``fault`` (kill: SIGKILL the master); see ``haproxy_faults``."""
+        return await haproxy_faults.inject(self, fault, ctx)
+
+    async def undo_fault(self, injected: InjectedFault, ctx: FaultContext) -> str:
+        """Nothing to take back: the recovery starts HAProxy again."""
+        return await haproxy_faults.undo(self, injected, ctx)
 
     # ------------------------------------------------------------ strategies
 

@@ -52,11 +52,14 @@ from paramedic.catalog.model import (
     RestoreFromBackup,
     Run,
 )
+from paramedic.clock import RealClock
 from paramedic.errors import ProviderError
 from paramedic.providers.base import (
     ActionContext,
     ActionResult,
     BackupContext,
+    FaultContext,
+    InjectedFault,
     ProviderInfo,
     RecoveryPoint,
     RestorableWindow,
@@ -64,7 +67,12 @@ from paramedic.providers.base import (
     default_repository,
     resolve_target,
 )
-from paramedic.providers.local import postgres_backup, postgres_pgbackrest, postgres_verify
+from paramedic.providers.local import (
+    postgres_backup,
+    postgres_faults,
+    postgres_pgbackrest,
+    postgres_verify,
+)
 from paramedic.providers.local.commands import ComponentCommand, shown
 from paramedic.providers.local.data_specs import POSTGRES
 from paramedic.providers.local.postgres_cluster import POLL_S, STOP_WAIT_S, PostgresCluster
@@ -267,6 +275,16 @@ class PostgresProvider(PostgresCluster):
         for name in _RECOVERY_SETTINGS:
             await self.query(sql.SQL("ALTER SYSTEM RESET {}").format(sql.SQL(name)))
         await self.query("SELECT pg_reload_conf()")
+
+    # ------------------------------------------------------------ FaultCapable
+
+    async def inject_fault(self, fault: str, ctx: FaultContext) -> InjectedFault:
+        """Inject ``fault`` (kill-postmaster, delete-data, corrupt-relation, stop); a drill."""
+        return await postgres_faults.inject(self, fault, ctx, RealClock())
+
+    async def undo_fault(self, injected: InjectedFault, ctx: FaultContext) -> str:
+        """Nothing is put back; says where moved or copied data stays."""
+        return await postgres_faults.undo(self, injected, ctx)
 
     # ------------------------------------------------------------ BackupCapable
 

@@ -31,7 +31,14 @@ from pydantic import ValidationError
 from paramedic.catalog.model import ReplaceInstance, RestartService, Run, ScaleOut
 from paramedic.clock import Clock, RealClock
 from paramedic.errors import ProviderError
-from paramedic.providers.base import ActionContext, ActionResult, ProviderInfo
+from paramedic.providers.base import (
+    ActionContext,
+    ActionResult,
+    FaultContext,
+    InjectedFault,
+    ProviderInfo,
+)
+from paramedic.providers.local import process_faults
 from paramedic.providers.local.commands import ComponentCommand, check_work_dir, shown
 from paramedic.providers.local.process_spec import INFO, ProcessSpec
 from paramedic.providers.local.step_marker import StepMarker, identity, still_running
@@ -372,6 +379,16 @@ class ProcessProvider:
         env = dict(os.environ, PARAMEDIC_INCIDENT=ctx.incident_id, PARAMEDIC_COMPONENT=self.name)
         output = await command.run(cwd=self.catalog.base_dir, env=env)
         return ActionResult(output=output, detail={"exit_code": 0})
+
+    # ------------------------------------------------------------ faults (drills)
+
+    async def inject_fault(self, fault: str, ctx: FaultContext) -> InjectedFault:
+        """Inject ``fault`` (kill, hang, exit, port-squat) into the primary; see ``process_faults``."""
+        return await process_faults.inject(self, fault, ctx)
+
+    async def undo_fault(self, injected: InjectedFault, ctx: FaultContext) -> str:
+        """Resume a hung process, free a squatted port; idempotent."""
+        return await process_faults.undo(self, injected, ctx)
 
     # ------------------------------------------------------------ owned processes
 

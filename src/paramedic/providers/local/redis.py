@@ -40,6 +40,8 @@ from paramedic.providers.base import (
     ActionContext,
     ActionResult,
     BackupContext,
+    FaultContext,
+    InjectedFault,
     ProviderInfo,
     RecoveryPoint,
     RestorableWindow,
@@ -47,6 +49,7 @@ from paramedic.providers.base import (
     default_repository,
     resolve_target,
 )
+from paramedic.providers.local import redis_faults
 from paramedic.providers.local import redis_snapshots as snapshots
 from paramedic.providers.local.commands import shown
 from paramedic.providers.local.data_specs import REDIS, RedisSpec
@@ -139,6 +142,16 @@ class RedisProvider:
             self.on_exit(self.name, returncode)
         except Exception:
             _log.warning("on_exit callback for component %r failed", self.name, exc_info=True)
+
+    # ------------------------------------------------------------ faults (drills)
+
+    async def inject_fault(self, fault: str, ctx: FaultContext) -> InjectedFault:
+        """Inject ``fault`` (kill, delete-data, hang) into the server; see ``redis_faults``."""
+        return await redis_faults.inject(self, fault, ctx)
+
+    async def undo_fault(self, injected: InjectedFault, ctx: FaultContext) -> str:
+        """Resume a hung server; moved data files stay where the drill record says."""
+        return await redis_faults.undo(self, injected, ctx)
 
     # ------------------------------------------------------------ strategies
 
