@@ -163,6 +163,49 @@ class BackupCapable(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class FaultContext:
+    """Everything a provider needs to inject one fault on purpose (a drill)."""
+
+    drill_id: str
+    component_name: str
+    component: Component
+    catalog: Catalog
+    log: Callable[[str], None] = field(default=lambda _line: None)
+
+
+@dataclass(frozen=True)
+class InjectedFault:
+    """What was done, when, and what ``undo`` needs to take it back."""
+
+    fault: str
+    injected_at: datetime
+    """The moment the fault took effect: a drill's ``failed_at``."""
+    description: str
+    undo: dict[str, Any] = field(default_factory=dict)
+    """JSON-able state for ``undo_fault`` (pids, paths, ports); kept in the drill record."""
+
+
+@runtime_checkable
+class FaultCapable(Protocol):
+    """A provider that can inject the faults its ``ProviderInfo.faults`` lists.
+
+    ``undo_fault`` is called in a ``finally`` whatever happened (recovered,
+    aborted, crashed): it must be idempotent and safe when there is nothing
+    left to undo (the recovery already replaced the process), and it must
+    never delete data (a fault that moved data away leaves it where the drill
+    record says).
+    """
+
+    async def inject_fault(self, fault: str, ctx: FaultContext) -> InjectedFault:
+        """Inject ``fault`` now; ProviderError names the faults offered when it is unknown."""
+        ...
+
+    async def undo_fault(self, injected: InjectedFault, ctx: FaultContext) -> str:
+        """Take the fault back where it can be (resume a stopped process, free a squatted port)."""
+        ...
+
+
 @runtime_checkable
 class Provider(Protocol):
     """One instance per component; built by the registry from the component's catalog entry."""
