@@ -560,7 +560,6 @@ def drill(
         _print_json(result.to_json())
     else:
         render_drill(result.row, out)
-        out.print(f"  {result.reason}", markup=False)
     raise typer.Exit(0 if result.met else 1)
 
 

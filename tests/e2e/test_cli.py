@@ -65,9 +65,9 @@ def test_validate_prints_every_problem_with_file_and_line(tmp_path: Path) -> Non
             "missing.yaml: no such file; create it or pass another path",
         ),
         (
-            ["drill", "web", "--fault", "kill"],
-            "paramedic: `paramedic drill` needs fault injection and canaries, which is not built "
-            "yet in this version (issue: Drills and evidence)",
+            ["drill", "demo-web", "--catalog", DEMO],
+            "paramedic: demo-web: give the fault to inject with --fault "
+            "(one of kill, hang, exit, port-squat)",
         ),
         (
             ["backup", "orders-db", "--catalog", DEMO],

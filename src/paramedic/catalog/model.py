@@ -415,6 +415,22 @@ class Drills(StrictModel):
     schedule: str | None = Field(None, description="cron expression for scheduled drills")
     abort_after: Duration | None = Field(None, description="default: 2 × rto")
 
+    @field_validator("window")
+    @classmethod
+    def _window(cls, value: str | None) -> str | None:
+        from paramedic.drills.window import parse_window  # here: drills imports the catalog
+
+        if value is not None:
+            parse_window(value)
+        return value
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        if value is not None and (not croniter.is_valid(value) or len(value.split()) != 5):
+            raise ValueError("must be a cron expression of 5 fields like '0 3 * * 6'")
+        return value
+
 
 class Component(StrictModel):
     """One thing that can fail and be recovered."""
