@@ -479,7 +479,7 @@ class Agent:
                 log.warning("backup loop: %s: %s", type(exc).__name__, exc)
 
     async def _backup_tick(self, last_exposure: float) -> float:
-        """One pass: start due backups and verifications; every 5 s, the RPO exposure."""
+        """One pass: due drills, due backups and verifications; every 5 s, the RPO exposure."""
         now = self.clock.now()
         self._start_due_drill(now)
         for name, comp in self.catalog.components.items():

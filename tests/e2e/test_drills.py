@@ -194,6 +194,218 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
                     os.kill(pid, signal.SIGKILL)
 
 
+# ---------------------------------------------------------------- data drills: RPO from canaries
+
+
+WITNESS_EVERY_S = 0.05
+
+
+class Witness(threading.Thread):
+    """The test's own writer beside the drill's canary: a row every 50 ms, its times kept."""
+
+    def __init__(self, dsn: str) -> None:
+        super().__init__(daemon=True)
+        self.dsn = dsn
+        self.halt = threading.Event()
+
+    def run(self) -> None:
+        while not self.halt.is_set():
+            with (
+                contextlib.suppress(psycopg.Error),
+                psycopg.connect(self.dsn, autocommit=True, connect_timeout=1) as conn,
+            ):
+                while not self.halt.is_set():
+                    conn.execute("INSERT INTO witness (at) VALUES (%s)", (datetime.now(UTC),))
+                    time.sleep(WITNESS_EVERY_S)
+            time.sleep(WITNESS_EVERY_S)
+
+
+@pytest.fixture
+def cluster() -> Iterator[tuple[Path, PostgresServer]]:
+    with scratch_dir("paramedic-e2e-drill-pg-") as base:
+        server = make_postgres(base / "pg")
+        try:
+            yield base, server
+        finally:
+            server.stop("immediate")
+            for path in base.glob("pg/data*"):  # restored and moved-aside clusters
+                with contextlib.suppress(Exception):
+                    server.pg("pg_ctl", "-D", str(path), "-m", "immediate", "stop", check=False)
+
+
+def _canary_agrees_with_itself(data: dict[str, Any]) -> dict[str, Any]:
+    """The canary's figures hang together: RPO = fault − newest survivor, no gap, removed."""
+    canary = data["canary"]
+    assert canary is not None and canary["read_error"] is None
+    assert 0 < canary["survived_before_fault"] <= canary["written_before_fault"]
+    assert canary["gaps"] == [] and canary["unknown"] == 0
+    injected = _t(phase(data, "fault_injected")["at"])
+    newest = _t(canary["newest_surviving_at"])
+    assert newest <= injected
+    assert canary["rpo_s"] == pytest.approx((injected - newest).total_seconds(), abs=0.002)
+    assert data["measured_rpo_s"] == canary["rpo_s"]
+    assert "(from the canaries)" in data["reason"]
+    return dict(canary)
+
+
+def test_postgres_delete_data_drill_measures_the_rpo_the_rows_show(
+    cluster: tuple[Path, PostgresServer],
+) -> None:
+    base, server = cluster
+    repo = base / "repo"
+    repo.mkdir()
+    chown_tree(repo, unprivileged_user())
+    (base / "paramedic.yaml").write_text(f"""version: 1
+state: sqlite:///{base}/paramedic.db
+agent: {{run_dir: {base}/run, log_dir: {base}/log}}
+components:
+  orders-db:
+    type: database
+    rto: 2m
+    rpo: 30s
+    provider: postgres
+    spec: {{data_dir: "{server.data_dir}", port: {server.port}, bin_dir: "{server.bin_dir}", user: {server.user or "null"}}}
+    health: {{check: postgres, dsn: "{server.dsn}", interval: 500ms, timeout: 1s, failures: 2}}
+    backup: {{engine: pg_basebackup, schedule: "0 0 1 1 *", keep: 7d, repository: "{repo}", archive_timeout: 1s}}
+    recovery:
+      - {{strategy: restart_service, timeout: 10s}}
+      - {{strategy: restore_from_backup, target: latest, timeout: 2m}}
+    drills: {{allowed: true}}
+""")
+    with psycopg.connect(server.dsn, autocommit=True) as conn:
+        conn.execute("CREATE TABLE witness (at timestamptz)")
+    paramedic("backup", "orders-db", cwd=base)  # the first backup turns WAL archiving on
+    agent = start_agent(base)
+    witness = Witness(server.dsn)
+    try:
+        wait_for("orders-db healthy", lambda: quiet(base, "orders-db"), timeout=60)
+        witness.start()
+        code, data, stderr = drill(base, "orders-db", "--fault", "delete-data", "--warmup", "3s")
+        witness.halt.set()
+        assert data is not None, stderr + agent.log()
+        assert code == 0 and data["verdict"] == "met", data["reason"] + agent.log()
+        assert [p["strategy"] for p in data["phases"] if p["phase"] == "step"] == [
+            "restart_service",
+            "restore_from_backup",
+        ]
+        canary = _canary_agrees_with_itself(data)
+        injected = _t(phase(data, "fault_injected")["at"])
+        with psycopg.connect(server.dsn) as conn:
+            rows = [r[0] for r in conn.execute("SELECT at FROM witness ORDER BY at").fetchall()]
+            left = conn.execute("SELECT to_regclass('paramedic_canary')").fetchone()
+        assert left == (None,), "the canary table is dropped afterwards"
+        before = [at for at in rows if at <= injected]
+        assert before, "rows archived before the fault are back"
+        by_witness = (injected - before[-1]).total_seconds()
+        # both writers lost the same stretch of WAL: they agree within their write intervals
+        assert abs(canary["rpo_s"] - by_witness) <= canary["every_s"] + WITNESS_EVERY_S + 0.05
+        assert 0 < canary["rpo_s"] <= 30
+    finally:
+        witness.halt.set()
+        agent.stop()
+
+
+def _drill_in_background(cwd: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [*PARAMEDIC, "drill", *args, "--json"],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _finished(process: subprocess.Popen[str]) -> tuple[int, dict[str, Any], str]:
+    out, err = process.communicate(timeout=180)
+    assert out.strip(), err
+    return process.returncode, json.loads(out), err
+
+
+def _point_taken_at(cwd: Path, name: str) -> datetime:
+    with open_store(cwd) as store:
+        return store.recovery_points(name)[-1].taken_at
+
+
+def test_redis_delete_data_drill_rpo_agrees_with_the_snapshot(tmp_path: Path) -> None:
+    port = free_port()
+    data_dir = tmp_path / "redis"
+    data_dir.mkdir()
+    (tmp_path / "paramedic.yaml").write_text(f"""version: 1
+state: sqlite:///paramedic.db
+components:
+  cache:
+    type: cache
+    rto: 1m
+    rpo: 1m
+    provider: redis
+    spec: {{port: {port}, dir: "{data_dir}"}}
+    health: {{check: redis, url: "redis://127.0.0.1:{port}/0", interval: 300ms, timeout: 500ms, failures: 2}}
+    backup: {{engine: redis_rdb, schedule: "0 0 1 1 *", keep: 7d, repository: "{tmp_path}/repo"}}
+    recovery: [{{strategy: restore_from_backup, target: latest, timeout: 1m}}]
+    drills: {{allowed: true}}
+""")
+    agent = start_agent(tmp_path)
+    try:
+        wait_for("cache healthy", lambda: quiet(tmp_path, "cache"), timeout=30)
+        client = redis.Redis(port=port)
+        running = _drill_in_background(
+            tmp_path, "cache", "--fault", "delete-data", "--warmup", "8s"
+        )
+        wait_for("canaries", lambda: client.zcard("paramedic:canary") >= 5)
+        paramedic("backup", "cache", cwd=tmp_path)  # a snapshot while the canary writes
+        code, data, stderr = _finished(running)
+        assert code == 0 and data["verdict"] == "met", data["reason"] + stderr + agent.log()
+        canary = _canary_agrees_with_itself(data)
+        taken = _point_taken_at(tmp_path, "cache")
+        assert taken < _t(phase(data, "fault_injected")["at"]), "the snapshot came before the fault"
+        newest = _t(canary["newest_surviving_at"])
+        # the newest surviving canary is the last one written before the snapshot
+        assert timedelta(0) <= taken - newest <= timedelta(seconds=canary["every_s"] + 0.05)
+        assert client.exists("paramedic:canary") == 0, "the canary key is deleted afterwards"
+    finally:
+        agent.stop()
+        with contextlib.suppress(Exception):
+            redis.Redis(port=port).shutdown(nosave=True)
+
+
+def test_files_delete_tree_drill_rpo_agrees_with_the_restic_snapshot(tmp_path: Path) -> None:
+    tree = tmp_path / "site"
+    tree.mkdir()
+    (tree / "sentinel").write_text("present\n")
+    (tmp_path / "paramedic.yaml").write_text(f"""version: 1
+state: sqlite:///paramedic.db
+components:
+  site:
+    type: file_system
+    rto: 2m
+    rpo: 1h
+    provider: files
+    spec: {{path: "{tree}"}}
+    health: {{check: command, command: ["test", "-f", "{tree}/sentinel"], interval: 300ms, timeout: 1s, failures: 2}}
+    backup: {{engine: restic, schedule: "0 0 1 1 *", keep: 7d, repository: "{tmp_path}/repo"}}
+    recovery: [{{strategy: restore_from_backup, target: latest, timeout: 1m}}]
+    drills: {{allowed: true}}
+""")
+    agent = start_agent(tmp_path)
+    try:
+        wait_for("site healthy", lambda: quiet(tmp_path, "site"), timeout=30)
+        running = _drill_in_background(tmp_path, "site", "--fault", "delete-tree", "--warmup", "8s")
+        wait_for("canaries", lambda: len(list(tree.glob(".paramedic-canary-*"))) >= 5)
+        paramedic("backup", "site", cwd=tmp_path)  # a snapshot while the canary writes
+        code, data, stderr = _finished(running)
+        assert code == 0 and data["verdict"] == "met", data["reason"] + stderr + agent.log()
+        canary = _canary_agrees_with_itself(data)
+        taken = _point_taken_at(tmp_path, "site")
+        assert taken < _t(phase(data, "fault_injected")["at"]), "the snapshot came before the fault"
+        newest = _t(canary["newest_surviving_at"])
+        assert abs((taken - newest).total_seconds()) <= 2.0  # restic reads the tree after its start
+        assert (tree / "sentinel").read_text() == "present\n"
+        assert not list(tree.glob(".paramedic-canary-*")), "canary files removed afterwards"
+        assert list(tmp_path.glob("site.drill-*")), "the fault moved the tree aside, not deleted it"
+    finally:
+        agent.stop()
+
+
 # ---------------------------------------------------------------- process drills
 
 
@@ -418,215 +630,3 @@ def test_drill_list_shows_faults_policy_and_window(tmp_path: Path) -> None:
             }
         ]
     }
-
-
-# ---------------------------------------------------------------- data drills: RPO from canaries
-
-
-WITNESS_EVERY_S = 0.05
-
-
-class Witness(threading.Thread):
-    """The test's own writer beside the drill's canary: a row every 50 ms, its times kept."""
-
-    def __init__(self, dsn: str) -> None:
-        super().__init__(daemon=True)
-        self.dsn = dsn
-        self.halt = threading.Event()
-
-    def run(self) -> None:
-        while not self.halt.is_set():
-            with (
-                contextlib.suppress(psycopg.Error),
-                psycopg.connect(self.dsn, autocommit=True, connect_timeout=1) as conn,
-            ):
-                while not self.halt.is_set():
-                    conn.execute("INSERT INTO witness (at) VALUES (%s)", (datetime.now(UTC),))
-                    time.sleep(WITNESS_EVERY_S)
-            time.sleep(WITNESS_EVERY_S)
-
-
-@pytest.fixture
-def cluster() -> Iterator[tuple[Path, PostgresServer]]:
-    with scratch_dir("paramedic-e2e-drill-pg-") as base:
-        server = make_postgres(base / "pg")
-        try:
-            yield base, server
-        finally:
-            server.stop("immediate")
-            for path in base.glob("pg/data*"):  # restored and moved-aside clusters
-                with contextlib.suppress(Exception):
-                    server.pg("pg_ctl", "-D", str(path), "-m", "immediate", "stop", check=False)
-
-
-def _canary_agrees_with_itself(data: dict[str, Any]) -> dict[str, Any]:
-    """The canary's figures hang together: RPO = fault − newest survivor, no gap, removed."""
-    canary = data["canary"]
-    assert canary is not None and canary["read_error"] is None
-    assert 0 < canary["survived"] <= canary["written_before_fault"] <= canary["written"]
-    assert canary["gaps"] == [] and canary["unknown"] == 0
-    injected = _t(phase(data, "fault_injected")["at"])
-    newest = _t(canary["newest_surviving_at"])
-    assert newest <= injected
-    assert canary["rpo_s"] == pytest.approx((injected - newest).total_seconds(), abs=0.002)
-    assert data["measured_rpo_s"] == canary["rpo_s"]
-    assert "(from the canaries)" in data["reason"]
-    return dict(canary)
-
-
-def test_postgres_delete_data_drill_measures_the_rpo_the_rows_show(
-    cluster: tuple[Path, PostgresServer],
-) -> None:
-    base, server = cluster
-    repo = base / "repo"
-    repo.mkdir()
-    chown_tree(repo, unprivileged_user())
-    (base / "paramedic.yaml").write_text(f"""version: 1
-state: sqlite:///{base}/paramedic.db
-agent: {{run_dir: {base}/run, log_dir: {base}/log}}
-components:
-  orders-db:
-    type: database
-    rto: 2m
-    rpo: 30s
-    provider: postgres
-    spec: {{data_dir: "{server.data_dir}", port: {server.port}, bin_dir: "{server.bin_dir}", user: {server.user or "null"}}}
-    health: {{check: postgres, dsn: "{server.dsn}", interval: 500ms, timeout: 1s, failures: 2}}
-    backup: {{engine: pg_basebackup, schedule: "0 0 1 1 *", keep: 7d, repository: "{repo}", archive_timeout: 1s}}
-    recovery:
-      - {{strategy: restart_service, timeout: 10s}}
-      - {{strategy: restore_from_backup, target: latest, timeout: 2m}}
-    drills: {{allowed: true}}
-""")
-    with psycopg.connect(server.dsn, autocommit=True) as conn:
-        conn.execute("CREATE TABLE witness (at timestamptz)")
-    paramedic("backup", "orders-db", cwd=base)  # the first backup turns WAL archiving on
-    agent = start_agent(base)
-    witness = Witness(server.dsn)
-    try:
-        wait_for("orders-db healthy", lambda: quiet(base, "orders-db"), timeout=60)
-        witness.start()
-        code, data, stderr = drill(base, "orders-db", "--fault", "delete-data", "--warmup", "3s")
-        witness.halt.set()
-        assert data is not None, stderr + agent.log()
-        assert code == 0 and data["verdict"] == "met", data["reason"] + agent.log()
-        assert [p["strategy"] for p in data["phases"] if p["phase"] == "step"] == [
-            "restart_service",
-            "restore_from_backup",
-        ]
-        canary = _canary_agrees_with_itself(data)
-        injected = _t(phase(data, "fault_injected")["at"])
-        with psycopg.connect(server.dsn) as conn:
-            rows = [r[0] for r in conn.execute("SELECT at FROM witness ORDER BY at").fetchall()]
-            left = conn.execute("SELECT to_regclass('paramedic_canary')").fetchone()
-        assert left == (None,), "the canary table is dropped afterwards"
-        before = [at for at in rows if at <= injected]
-        assert before, "rows archived before the fault are back"
-        by_witness = (injected - before[-1]).total_seconds()
-        # both writers lost the same stretch of WAL: they agree within their write intervals
-        assert abs(canary["rpo_s"] - by_witness) <= canary["every_s"] + WITNESS_EVERY_S + 0.05
-        assert 0 < canary["rpo_s"] <= 30
-    finally:
-        witness.halt.set()
-        agent.stop()
-
-
-def _drill_in_background(cwd: Path, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [*PARAMEDIC, "drill", *args, "--json"],
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def _finished(process: subprocess.Popen[str]) -> tuple[int, dict[str, Any], str]:
-    out, err = process.communicate(timeout=180)
-    assert out.strip(), err
-    return process.returncode, json.loads(out), err
-
-
-def _point_taken_at(cwd: Path, name: str) -> datetime:
-    with open_store(cwd) as store:
-        return store.recovery_points(name)[-1].taken_at
-
-
-def test_redis_delete_data_drill_rpo_agrees_with_the_snapshot(tmp_path: Path) -> None:
-    port = free_port()
-    data_dir = tmp_path / "redis"
-    data_dir.mkdir()
-    (tmp_path / "paramedic.yaml").write_text(f"""version: 1
-state: sqlite:///paramedic.db
-components:
-  cache:
-    type: cache
-    rto: 1m
-    rpo: 1m
-    provider: redis
-    spec: {{port: {port}, dir: "{data_dir}"}}
-    health: {{check: redis, url: "redis://127.0.0.1:{port}/0", interval: 300ms, timeout: 500ms, failures: 2}}
-    backup: {{engine: redis_rdb, schedule: "0 0 1 1 *", keep: 7d, repository: "{tmp_path}/repo"}}
-    recovery: [{{strategy: restore_from_backup, target: latest, timeout: 1m}}]
-    drills: {{allowed: true}}
-""")
-    agent = start_agent(tmp_path)
-    try:
-        wait_for("cache healthy", lambda: quiet(tmp_path, "cache"), timeout=30)
-        client = redis.Redis(port=port)
-        running = _drill_in_background(
-            tmp_path, "cache", "--fault", "delete-data", "--warmup", "8s"
-        )
-        wait_for("canaries", lambda: client.zcard("paramedic:canary") >= 5)
-        paramedic("backup", "cache", cwd=tmp_path)  # a snapshot while the canary writes
-        code, data, stderr = _finished(running)
-        assert code == 0 and data["verdict"] == "met", data["reason"] + stderr + agent.log()
-        canary = _canary_agrees_with_itself(data)
-        taken = _point_taken_at(tmp_path, "cache")
-        assert taken < _t(phase(data, "fault_injected")["at"]), "the snapshot came before the fault"
-        newest = _t(canary["newest_surviving_at"])
-        # the newest surviving canary is the last one written before the snapshot
-        assert timedelta(0) <= taken - newest <= timedelta(seconds=canary["every_s"] + 0.05)
-        assert client.exists("paramedic:canary") == 0, "the canary key is deleted afterwards"
-    finally:
-        agent.stop()
-        with contextlib.suppress(Exception):
-            redis.Redis(port=port).shutdown(nosave=True)
-
-
-def test_files_delete_tree_drill_rpo_agrees_with_the_restic_snapshot(tmp_path: Path) -> None:
-    tree = tmp_path / "site"
-    tree.mkdir()
-    (tree / "sentinel").write_text("present\n")
-    (tmp_path / "paramedic.yaml").write_text(f"""version: 1
-state: sqlite:///paramedic.db
-components:
-  site:
-    type: file_system
-    rto: 2m
-    rpo: 1h
-    provider: files
-    spec: {{path: "{tree}"}}
-    health: {{check: command, command: ["test", "-f", "{tree}/sentinel"], interval: 300ms, timeout: 1s, failures: 2}}
-    backup: {{engine: restic, schedule: "0 0 1 1 *", keep: 7d, repository: "{tmp_path}/repo"}}
-    recovery: [{{strategy: restore_from_backup, target: latest, timeout: 1m}}]
-    drills: {{allowed: true}}
-""")
-    agent = start_agent(tmp_path)
-    try:
-        wait_for("site healthy", lambda: quiet(tmp_path, "site"), timeout=30)
-        running = _drill_in_background(tmp_path, "site", "--fault", "delete-tree", "--warmup", "8s")
-        wait_for("canaries", lambda: len(list(tree.glob(".paramedic-canary-*"))) >= 5)
-        paramedic("backup", "site", cwd=tmp_path)  # a snapshot while the canary writes
-        code, data, stderr = _finished(running)
-        assert code == 0 and data["verdict"] == "met", data["reason"] + stderr + agent.log()
-        canary = _canary_agrees_with_itself(data)
-        taken = _point_taken_at(tmp_path, "site")
-        assert taken < _t(phase(data, "fault_injected")["at"]), "the snapshot came before the fault"
-        newest = _t(canary["newest_surviving_at"])
-        assert abs((taken - newest).total_seconds()) <= 2.0  # restic reads the tree after its start
-        assert (tree / "sentinel").read_text() == "present\n"
-        assert not list(tree.glob(".paramedic-canary-*")), "canary files removed afterwards"
-        assert list(tmp_path.glob("site.drill-*")), "the fault moved the tree aside, not deleted it"
-    finally:
-        agent.stop()

@@ -18,7 +18,7 @@ from paramedic.drills.guards import (
     transitive_dependencies,
 )
 from paramedic.drills.schedule import DrillSchedule, scheduled_fault
-from paramedic.drills.verdict import judge
+from paramedic.drills.verdict import fault_moment, judge
 from paramedic.drills.window import parse_window
 from paramedic.errors import CatalogError
 from paramedic.store import IncidentRow
@@ -287,7 +287,7 @@ def test_rpo_is_the_fault_time_minus_the_newest_surviving_canary() -> None:
     assert measure.newest_surviving == written[14]
     assert measure.rpo_s == pytest.approx(2.05 - 1.4)
     assert measure.written_before_fault == 21
-    assert measure.survived == 15
+    assert (measure.survived_before_fault, measure.survived) == (15, 15)
     assert measure.gaps == [] and not measure.corrupted
 
 
@@ -308,6 +308,7 @@ def test_canaries_written_after_the_fault_do_not_count_for_rpo_or_gaps() -> None
     measure = measure_canaries(written, survived_after_restore, fault_at)
     assert measure.newest_surviving is not None and measure.newest_surviving.seq == 12
     assert measure.rpo_s == pytest.approx(1.95 - 1.1)
+    assert (measure.survived_before_fault, measure.survived) == (12, 22)
     assert measure.gaps == []
 
 
@@ -482,3 +483,14 @@ def test_one_drill_at_a_time_the_next_waits() -> None:
 def test_the_scheduled_fault_is_the_first_listed_else_the_providers_first() -> None:
     assert scheduled_fault(_scheduled({"faults": ["exit", "kill"]}), "web") == "exit"
     assert scheduled_fault(_scheduled({"allowed": True}), "web") == "kill"
+
+
+def test_the_fault_moment_is_the_providers_report_unless_the_agent_saw_it_first() -> None:
+    asked, reported = T0, T0 + timedelta(milliseconds=20)
+    later = _incident(failed_at=T0 + timedelta(milliseconds=300))
+    assert fault_moment(asked, reported, later) == reported
+    first = _incident(failed_at=T0 + timedelta(milliseconds=5))  # the exit seen before the report
+    assert fault_moment(asked, reported, first) == T0 + timedelta(milliseconds=5)
+    early = _incident(failed_at=T0 - timedelta(milliseconds=100))  # a check begun before the ask
+    assert fault_moment(asked, reported, early) == asked
+    assert fault_moment(asked, reported, None) == reported

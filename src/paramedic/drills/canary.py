@@ -74,6 +74,7 @@ class CanaryMeasure:
 
     written: int
     written_before_fault: int
+    survived_before_fault: int
     survived: int
     """Logged canaries found again (before and after the fault)."""
     newest_surviving: CanaryRecord | None
@@ -120,6 +121,7 @@ def measure_canaries(
     return CanaryMeasure(
         written=len(written),
         written_before_fault=len(before),
+        survived_before_fault=len(kept),
         survived=len(survived),
         newest_surviving=newest,
         rpo_s=rpo,
@@ -415,6 +417,7 @@ class CanaryReport:
             "every_s": self.every_s,
             "written": m.written if m else None,
             "written_before_fault": m.written_before_fault if m else None,
+            "survived_before_fault": m.survived_before_fault if m else None,
             "failed_writes": self.failed_writes,
             "first_at": iso_utc(self.first_at) if self.first_at else None,
             "last_at": iso_utc(self.last_at) if self.last_at else None,

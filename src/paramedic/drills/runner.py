@@ -38,14 +38,21 @@ from paramedic.drills.guards import (
     open_incidents,
     transitive_dependencies,
 )
-from paramedic.drills.verdict import AgentOutcome, agent_phases, canary_summary, judge, phase
+from paramedic.drills.verdict import (
+    AgentOutcome,
+    agent_phases,
+    canary_summary,
+    fault_moment,
+    judge,
+    phase,
+)
 from paramedic.errors import NotFound, ParamedicError, ProviderError, Refused
 from paramedic.lock import agent_running
 from paramedic.notify import Notice, NotifierLike
 from paramedic.providers.base import FaultCapable, FaultContext, InjectedFault, Provider
 from paramedic.providers.registry import build_provider, provider_info
 from paramedic.redact import redact
-from paramedic.store import DrillRow, IncidentRow, Store
+from paramedic.store import DrillRow, IncidentRow, Store, iso_utc
 
 WARMUP_S = 1.0
 """How long the canary writes before the fault is injected."""
@@ -235,8 +242,8 @@ class DrillRunner:
                 await self.clock.sleep(self.warmup_s)
             try:
                 known = {i.id for i in await asyncio.to_thread(self.store.incidents, name)}
+                asked_at = self.clock.now()
                 injected = await provider.inject_fault(fault, ctx)
-                phases.append(phase("fault_injected", injected.injected_at, injected.description))
                 outcome = await self._await_agent(name, known, abort_after)
             finally:
                 undone = await self._undo(provider, injected, ctx)
@@ -251,6 +258,13 @@ class DrillRunner:
             if canary is not None and started_canary:
                 removal = await asyncio.to_thread(canary.remove)
         assert injected is not None
+        fault_at = fault_moment(asked_at, injected.injected_at, outcome.incident)
+        more = (
+            {}
+            if fault_at == injected.injected_at
+            else {"reported_at": iso_utc(injected.injected_at)}
+        )
+        phases.append(phase("fault_injected", fault_at, injected.description, **more))
         steps = (
             await asyncio.to_thread(self.store.steps, outcome.incident.id)
             if outcome.incident
@@ -259,11 +273,11 @@ class DrillRunner:
         phases.extend(agent_phases(outcome, steps))
         if undone:
             phases.append(phase("fault_undone", self.clock.now(), undone))
-        report = self._canary_report(canary, found, read_error, removal, injected.injected_at)
+        report = self._canary_report(canary, found, read_error, removal, fault_at)
         if report is not None:
             phases.append(phase("canary_read", self.clock.now(), canary_summary(report)))
         return await self._record(
-            name, fault, started_at, injected, outcome, report, undone, phases
+            name, fault, started_at, fault_at, injected, outcome, report, undone, phases
         )
 
     async def _await_agent(
@@ -334,6 +348,7 @@ class DrillRunner:
         name: str,
         fault: str,
         started_at: datetime,
+        fault_at: datetime,
         injected: InjectedFault,
         outcome: AgentOutcome,
         report: CanaryReport | None,
@@ -346,7 +361,7 @@ class DrillRunner:
         verdict, reason, rto, rpo = judge(
             outcome.incident,
             aborted=outcome.aborted,
-            injected_at=injected.injected_at,
+            injected_at=fault_at,
             report=report,
             target_rto_s=target_rto,
             target_rpo_s=target_rpo,

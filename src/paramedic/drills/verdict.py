@@ -43,6 +43,20 @@ class AgentOutcome:
     aborted_at: datetime | None = None
 
 
+def fault_moment(
+    asked_at: datetime, reported_at: datetime, incident: IncidentRow | None
+) -> datetime:
+    """When the fault took effect: the provider's report, or earlier when the agent saw it fail first.
+
+    The fault took effect between the moment it was asked for and the moment the provider
+    reported it (measured after its action returned). A failed check in between proves it
+    had taken effect by then; one that began before the ask bounds it at the ask.
+    """
+    if incident is None or incident.failed_at >= reported_at:
+        return reported_at
+    return max(asked_at, incident.failed_at)
+
+
 def agent_phases(outcome: AgentOutcome, steps: Sequence[StepRow]) -> list[dict[str, Any]]:
     """The phases the agent's incident shows: detected, each step, verified or escalated."""
     phases: list[dict[str, Any]] = []
@@ -158,9 +172,10 @@ def canary_summary(report: CanaryReport) -> str:
     m = report.measure
     if m is None:
         return f"canaries not read back: {report.read_error}; {report.removal}"
-    newest = f", newest surviving #{m.newest_surviving.seq}" if m.newest_surviving else ""
+    newest = f", newest #{m.newest_surviving.seq}" if m.newest_surviving else ""
     gaps = f", gaps {m.gaps_text()}" if m.gaps else ""
+    after = m.written - m.written_before_fault
     return (
-        f"{m.survived} of {m.written} canaries survived ({m.written_before_fault} written "
-        f"before the fault{newest}{gaps}); {report.removal}"
+        f"{m.survived_before_fault} of {m.written_before_fault} canaries written before the "
+        f"fault survived{newest}{gaps}; {after} written after it; {report.removal}"
     )
