@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -133,7 +134,7 @@ def measure_canaries(
 # ---------------------------------------------------------------- writers
 
 
-class CanaryWriter:
+class CanaryWriter(ABC):
     """Writes canaries from a thread at a fixed rate until stopped; keeps its log of successes.
 
     Subclasses give the primitives: ``_prepare`` (make room; raises ProviderError when the
@@ -204,19 +205,19 @@ class CanaryWriter:
             next_at += self.every
             self._halt.wait(max(0.0, next_at - time.monotonic()))
 
-    def _prepare(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def _prepare(self) -> None: ...
 
-    def _write(self, record: CanaryRecord) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def _write(self, record: CanaryRecord) -> None: ...
 
-    def _read(self) -> list[CanaryRecord]:
-        raise NotImplementedError
+    @abstractmethod
+    def _read(self) -> list[CanaryRecord]: ...
 
-    def _remove(self) -> str:
-        raise NotImplementedError
+    @abstractmethod
+    def _remove(self) -> str: ...
 
-    def _close(self) -> None:
+    def _close(self) -> None:  # noqa: B027  a hook: writers without a connection keep it empty
         """Release the writer's connection."""
 
 

@@ -51,6 +51,7 @@ import os
 import re
 import shutil
 import tempfile
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -110,7 +111,7 @@ def point_from_json(data: dict[str, Any]) -> RecoveryPoint:
     )
 
 
-class WalEngine:
+class WalEngine(ABC):
     """What both engines share: archiving set-up, the newest archived commit, plans, the window."""
 
     engine = ""
@@ -124,14 +125,17 @@ class WalEngine:
 
     # ------------------------------------------------------------ each engine's primitives
 
+    @abstractmethod
     async def take(self, ctx: BackupContext) -> RecoveryPoint:
         """Set up archiving if needed and take a base backup now."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     async def points(self) -> list[RecoveryPoint]:
         """The complete base backups in the repository, oldest first."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     async def restore(
         self, point: RecoveryPoint, dest: Path, stop_at: datetime | None, why: str
     ) -> None:
@@ -139,31 +143,37 @@ class WalEngine:
 
         Resumable: a call after an interrupted one finishes the same restore.
         """
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     async def restore_scratch(self, point: RecoveryPoint, dest: Path) -> None:
         """Make ``dest`` a copy of ``point`` that recovers to the end of the backup and no further."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     async def check(self, point: RecoveryPoint) -> str | None:
         """The engine's own integrity check of ``point``: what is wrong, or None."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     async def prune(self, keep: timedelta) -> list[str]:
         """Remove what ``keep`` no longer needs (see the module docstring); what was removed."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def wal_segments(self) -> dict[str, Path]:
         """Archived WAL segments: name → the stored file."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def history(self, timeline: int) -> str | None:
         """Text of the archived ``<timeline>.history`` file, if any."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def fetch(self, stored: Path, folder: Path) -> Path:
         """An uncompressed copy of a stored segment that ``pg_waldump`` can read."""
-        raise NotImplementedError
+        ...
 
     # ------------------------------------------------------------ shared
 
