@@ -5,17 +5,19 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from paramedic.errors import Refused
 
 
 @contextlib.contextmanager
-def agent_lock(run_dir: Path) -> Iterator[Path]:
-    """Hold ``run_dir/agent.lock`` for the agent's lifetime; Refused when another agent holds it."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    path = run_dir / "agent.lock"
+def held_lock(path: Path, refusal: Callable[[str], str]) -> Iterator[Path]:
+    """Hold an exclusive ``flock`` on ``path`` (which records our pid) while inside the block.
+
+    When another process holds it, ``Refused(refusal(holder_pid))`` is raised at once.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
     handle = path.open("a+")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -23,9 +25,7 @@ def agent_lock(run_dir: Path) -> Iterator[Path]:
         handle.seek(0)
         holder = handle.read().strip() or "?"
         handle.close()
-        raise Refused(
-            f"another paramedic agent (pid {holder}) is running for this catalog ({path}); stop it first"
-        ) from None
+        raise Refused(refusal(holder)) from None
     handle.seek(0)
     handle.truncate()
     handle.write(str(os.getpid()))
@@ -35,6 +35,18 @@ def agent_lock(run_dir: Path) -> Iterator[Path]:
     finally:
         fcntl.flock(handle, fcntl.LOCK_UN)
         handle.close()
+
+
+def agent_lock(run_dir: Path) -> contextlib.AbstractContextManager[Path]:
+    """Hold ``run_dir/agent.lock`` for the agent's lifetime; Refused when another agent holds it."""
+    path = run_dir / "agent.lock"
+    return held_lock(
+        path,
+        lambda holder: (
+            f"another paramedic agent (pid {holder}) is running for this catalog ({path}); "
+            "stop it first"
+        ),
+    )
 
 
 def agent_running(run_dir: Path) -> bool:

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
-import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -47,7 +45,7 @@ from paramedic.drills.verdict import (
     phase,
 )
 from paramedic.errors import NotFound, ParamedicError, ProviderError, Refused
-from paramedic.lock import agent_running
+from paramedic.lock import agent_running, held_lock
 from paramedic.notify import Notice, NotifierLike
 from paramedic.providers.base import FaultCapable, FaultContext, InjectedFault, Provider
 from paramedic.providers.registry import build_provider, provider_info
@@ -100,30 +98,14 @@ class DrillResult:
         return out
 
 
-@contextlib.contextmanager
-def drill_lock(run_dir: Path, component: str) -> Iterator[None]:
+def drill_lock(run_dir: Path, component: str) -> contextlib.AbstractContextManager[Path]:
     """One drill of a component at a time (a lock file in the run dir); Refused otherwise."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    path = run_dir / f"drill-{component}.lock"
-    handle = path.open("a+")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.seek(0)
-        holder = handle.read().strip() or "?"
-        handle.close()
-        raise Refused(
+    return held_lock(
+        run_dir / f"drill-{component}.lock",
+        lambda holder: (
             f"a drill of {component} is already running (pid {holder}); wait for it to finish"
-        ) from None
-    handle.seek(0)
-    handle.truncate()
-    handle.write(str(os.getpid()))
-    handle.flush()
-    try:
-        yield
-    finally:
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        handle.close()
+        ),
+    )
 
 
 class DrillRunner:
