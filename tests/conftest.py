@@ -36,3 +36,6 @@ def redis_server() -> Iterator[RedisServer]:
 def fake_clock() -> FakeClock:
     """A clock that moves only when the test says so."""
     return FakeClock()
+
+
+from tests.aws_server import moto, moto_endpoint  # noqa: E402,F401  (fixtures shared by AWS tests)

@@ -30,8 +30,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from paramedic.catalog.base import CheckBase
 from paramedic.catalog.duration import format_duration
-from paramedic.catalog.model import CheckBase
 from paramedic.checks.result import CheckResult, FailureClass
 from paramedic.errors import StoreError
 

@@ -247,7 +247,7 @@ def test_unknown_key_lists_the_expected_keys_and_suggests_the_close_one() -> Non
 
 def test_unknown_key_without_a_close_match() -> None:
     assert problems(catalog(WEB, top="colour: blue\n")) == [
-        "c.yaml:2: colour: unknown key; expected one of: agent, components, location, notify, "
+        "c.yaml:2: colour: unknown key; expected one of: agent, aws, components, location, notify, "
         "state, version"
     ]
 
@@ -281,7 +281,9 @@ def test_unknown_check_lists_the_check_kinds() -> None:
     text = catalog(WEB.replace("check: tcp", "check: htp"))
     assert problems(text) == [
         "c.yaml:9: components.web.health.check: unknown check 'htp'; "
-        "expected one of: http, tcp, command, process, postgres, redis, haproxy"
+        "expected one of: http, tcp, command, process, postgres, redis, haproxy, "
+        "aws.ec2_status, aws.target_health, aws.route53_health, aws.rds_status, "
+        "aws.elasticache_status, aws.cloudwatch_alarm"
     ]
 
 
@@ -289,7 +291,9 @@ def test_missing_check_kind() -> None:
     text = catalog(WEB.replace("check: tcp, ", ""))
     assert problems(text) == [
         "c.yaml:9: components.web.health.check: is required; "
-        "one of: http, tcp, command, process, postgres, redis, haproxy"
+        "one of: http, tcp, command, process, postgres, redis, haproxy, "
+        "aws.ec2_status, aws.target_health, aws.route53_health, aws.rds_status, "
+        "aws.elasticache_status, aws.cloudwatch_alarm"
     ]
 
 
@@ -442,7 +446,7 @@ def test_unknown_provider_lists_the_known_ones() -> None:
     text = catalog(WEB.replace("provider: process", "provider: redsi"))
     assert problems(text) == [
         "c.yaml:7: components.web.provider: unknown provider 'redsi'; "
-        "known providers: files, haproxy, postgres, process, redis"
+        "known providers: aws.asg, aws.ec2, aws.elasticache, aws.rds, files, haproxy, postgres, process, redis"
     ]
 
 
@@ -583,7 +587,7 @@ def test_five_mistakes_give_five_lines(tmp_path: Path) -> None:
         f"{path}:16: components.orders-db.criticality: "
         "must be one of: critical, important, standard",
         f"{path}:19: components.orders-db.provider: unknown provider 'postgress'; "
-        "known providers: files, haproxy, postgres, process, redis",
+        "known providers: aws.asg, aws.ec2, aws.elasticache, aws.rds, files, haproxy, postgres, process, redis",
         f"{path}:23: components.orders-db.recovery[0].tmeout: unknown key; expected one of: "
         "approval, approval_timeout, strategy, timeout; did you mean 'timeout'?",
     ]
@@ -696,6 +700,10 @@ def test_schema_header_and_provider_completion() -> None:
     assert "$id" not in schema
     component = schema["$defs"]["Component"]
     assert component["properties"]["provider"]["enum"] == [
+        "aws.asg",
+        "aws.ec2",
+        "aws.elasticache",
+        "aws.rds",
         "files",
         "haproxy",
         "postgres",

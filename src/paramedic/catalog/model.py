@@ -17,8 +17,6 @@ from typing import Annotated, Any, Literal
 
 from croniter import croniter
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     PrivateAttr,
     ValidationInfo,
@@ -26,17 +24,23 @@ from pydantic import (
     model_validator,
 )
 
+from paramedic.catalog.aws import (
+    AWS_CHECK_KINDS,
+    AwsCheckBase,
+    AwsSettings,
+    CloudWatchAlarmCheck,
+    Ec2StatusCheck,
+    ElastiCacheStatusCheck,
+    RdsStatusCheck,
+    Route53HealthCheck,
+    TargetHealthCheck,
+)
+from paramedic.catalog.base import CheckBase, StrictModel
 from paramedic.catalog.duration import Duration
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
 ComponentName = Annotated[str, Field(pattern=NAME_PATTERN)]
 """A component name; a bad one is reported at its own key, not at ``components``."""
-
-
-class StrictModel(BaseModel):
-    """Base of every catalog model: unknown keys are errors, values are immutable."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class ComponentType(StrEnum):
@@ -98,32 +102,6 @@ Argv = Annotated[list[str], Field(min_length=1)]
 
 
 # ---------------------------------------------------------------- health checks
-
-
-class CheckBase(StrictModel):
-    """Timing shared by every health check."""
-
-    interval: Duration = timedelta(seconds=5)
-    timeout: Duration = timedelta(seconds=2)
-    failures: int = Field(
-        2, ge=1, le=100, description="consecutive failed checks that open an incident"
-    )
-    successes: int = Field(
-        1, ge=1, le=100, description="consecutive passed checks that prove recovery"
-    )
-
-    @model_validator(mode="after")
-    def _positive(self) -> CheckBase:
-        if self.interval <= timedelta(0):
-            raise ValueError("interval must be above 0s")
-        if self.timeout <= timedelta(0):
-            raise ValueError("timeout must be above 0s")
-        return self
-
-    @property
-    def worst_case_detect(self) -> timedelta:
-        """Longest time from a failure to its detection: ``interval × failures + timeout``."""
-        return self.interval * self.failures + self.timeout
 
 
 class HttpCheck(CheckBase):
@@ -199,10 +177,31 @@ class HaproxyCheck(CheckBase):
 
 
 HealthCheck = Annotated[
-    HttpCheck | TcpCheck | CommandCheck | ProcessCheck | PostgresCheck | RedisCheck | HaproxyCheck,
+    HttpCheck
+    | TcpCheck
+    | CommandCheck
+    | ProcessCheck
+    | PostgresCheck
+    | RedisCheck
+    | HaproxyCheck
+    | Ec2StatusCheck
+    | TargetHealthCheck
+    | Route53HealthCheck
+    | RdsStatusCheck
+    | ElastiCacheStatusCheck
+    | CloudWatchAlarmCheck,
     Field(discriminator="check"),
 ]
-CHECK_KINDS = ("http", "tcp", "command", "process", "postgres", "redis", "haproxy")
+CHECK_KINDS = (
+    "http",
+    "tcp",
+    "command",
+    "process",
+    "postgres",
+    "redis",
+    "haproxy",
+    *AWS_CHECK_KINDS,
+)
 
 
 # ---------------------------------------------------------------- backups
@@ -449,6 +448,7 @@ class Component(StrictModel):
     recovery: list[Strategy] = Field(default_factory=list)
     budget: Budget = Budget()
     drills: Drills = Drills()
+    aws: AwsSettings | None = Field(None, description="overrides the catalog's aws settings")
 
     @field_validator("depends_on")
     @classmethod
@@ -482,6 +482,21 @@ class Agent(StrictModel):
     run_dir: str = Field(
         "./var/run", description="pid files and per-incident markers of owned processes"
     )
+    events_queue: str | None = Field(
+        None,
+        description="AWS: SQS queue (URL or name) an EventBridge rule feeds with EC2, RDS and "
+        "CloudWatch alarm events; the agent opens incidents on them at once "
+        "(`paramedic aws wire-events` creates it)",
+    )
+    metrics_namespace: str | None = Field(
+        None, description="AWS: publish health, incidents and measured RTO/RPO to CloudWatch"
+    )
+    claims: str | None = Field(
+        None,
+        pattern=r"^dynamodb://",
+        description="AWS: dynamodb://TABLE_PREFIX: agents claim each recovery exactly once "
+        "through DynamoDB conditional writes and mirror incidents and the audit log there",
+    )
 
 
 class Catalog(StrictModel):
@@ -492,9 +507,23 @@ class Catalog(StrictModel):
     state: str = Field("sqlite:///paramedic.db", description="sqlite:///FILE or postgresql://…")
     notify: list[NotifyRoute] = Field(default_factory=list)
     agent: Agent = Agent()
+    aws: AwsSettings = Field(
+        default_factory=AwsSettings, description="region, profile, endpoint_url of AWS components"
+    )
     components: dict[ComponentName, Component] = Field(min_length=1)
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
     _source: str = PrivateAttr(default="<catalog>")
+
+    @model_validator(mode="after")
+    def _bind_aws_checks(self) -> Catalog:
+        for name, component in self.components.items():
+            if isinstance(component.health, AwsCheckBase):
+                component.health.bind(name, component.spec, self.aws_for(name))
+        return self
+
+    def aws_for(self, name: str) -> AwsSettings:
+        """The AWS settings of component ``name``: the catalog's, overridden by the component's."""
+        return self.aws.merged(self.components[name].aws)
 
     def with_origin(self, source: str, base_dir: Path) -> Catalog:
         """This catalog, remembering the file it came from; relative paths resolve against its folder."""

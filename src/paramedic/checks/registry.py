@@ -7,7 +7,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from paramedic.catalog.model import CheckBase
+from paramedic.catalog.base import CheckBase
+from paramedic.checks import aws_cloudwatch, aws_compute, aws_data
 from paramedic.checks.command import probe_command
 from paramedic.checks.haproxy import probe_haproxy
 from paramedic.checks.http import probe_http
@@ -52,6 +53,9 @@ register("process", probe_process)
 register("postgres", probe_postgres)
 register("redis", probe_redis)
 register("haproxy", probe_haproxy)
+for _module in (aws_compute, aws_data, aws_cloudwatch):
+    for _kind, _probe in _module.PROBES.items():
+        register(_kind, _probe)
 
 
 async def run_check(

@@ -6,6 +6,8 @@ import importlib
 from typing import TYPE_CHECKING
 
 from paramedic.errors import NotBuiltYet, NotFound, ProviderUnavailable
+from paramedic.providers.aws import compute_specs
+from paramedic.providers.aws import data_specs as aws_data_specs
 from paramedic.providers.base import Provider, ProviderInfo
 from paramedic.providers.local import data_specs, process_spec
 
@@ -20,6 +22,10 @@ PROVIDERS: dict[str, ProviderInfo] = {
         data_specs.REDIS,
         data_specs.FILES,
         data_specs.HAPROXY,
+        compute_specs.EC2,
+        compute_specs.ASG,
+        aws_data_specs.RDS,
+        aws_data_specs.ELASTICACHE,
     )
 }
 
