@@ -54,8 +54,8 @@ register("postgres", probe_postgres)
 register("redis", probe_redis)
 register("haproxy", probe_haproxy)
 for _module in (aws_compute, aws_data, aws_cloudwatch):
-    for _kind, _probe in _module.PROBES.items():
-        register(_kind, _probe)
+    for _kind, _aws_probe in _module.PROBES.items():
+        register(_kind, _aws_probe)
 
 
 async def run_check(
