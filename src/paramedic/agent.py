@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TextIO
 
+from paramedic.agent_aws import AwsSide
 from paramedic.backup import BackupService, next_run, rpo_exposure, verify_due
 from paramedic.catalog.loader import load_catalog
 from paramedic.catalog.model import Catalog, Event
@@ -63,6 +64,8 @@ class _Watch:
     provider: Provider | None
     paused_until: datetime | None = None
     paused: bool = False
+    event: str | None = None
+    """An AWS event just said this component failed: the next failed check is certain."""
 
 
 class Agent:
@@ -95,6 +98,7 @@ class Agent:
         self._rpo_warned: set[str] = set()
         self._drill_schedule = DrillSchedule()
         self._checks: dict[str, CheckTally] = {}
+        self.aws = AwsSide(catalog, self.decisions, self.clock)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -109,9 +113,10 @@ class Agent:
                 runner = asyncio.create_task(scheduler.run(), name="checks")
                 watchdog = asyncio.create_task(self._watchdog(), name="watchdog")
                 backups = asyncio.create_task(self._backup_loop(), name="backups")
+                side = self._aws_tasks()
                 await self._stop.wait()
                 scheduler.stop()
-                for task in (watchdog, backups):
+                for task in (watchdog, backups, *side):
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
@@ -124,12 +129,26 @@ class Agent:
         """Ask the agent to stop (what SIGTERM and SIGINT do)."""
         self._stop.set()
 
+    def _aws_tasks(self) -> list[asyncio.Task[None]]:
+        """The AWS side's loops the catalog asks for (events queue, metrics)."""
+        tasks = []
+        if self.aws.events_on:
+            tasks.append(
+                asyncio.create_task(self.aws.consume_events(self._aws_event), name="aws-events")
+            )
+        if self.aws.metrics_on:
+            tasks.append(asyncio.create_task(self.aws.publish_metrics(), name="aws-metrics"))
+        return tasks
+
     async def _start(self) -> None:
         catalog = self.catalog
         self.store = Store.open(catalog.state_url())
         store = self.store
         register_components(store, catalog)
-        self.notifier = Notifier(catalog.notify, clock=self.clock, record=self._record_notification)
+        self.notifier = Notifier(
+            catalog.notify, clock=self.clock, record=self._record_notification, aws=catalog.aws
+        )
+        await self.aws.start()
         for name, comp in catalog.components.items():
             self.watches[name] = _Watch(Detector(name, comp.health), self._provider(name))
         self._refresh_pauses()
@@ -262,11 +281,14 @@ class Agent:
         failing_dep = (
             None if result.ok else self.graph.failing_root(name, self._failing_dependencies(name))
         )
+        certain = self._exited(watch) or (None if result.ok else watch.event)
+        watch.event = None
         decision = watch.detector.observe(
-            result, failing_dependency=failing_dep, paused=watch.paused, certain=self._exited(watch)
+            result, failing_dependency=failing_dep, paused=watch.paused, certain=certain
         )
         after = watch.detector.state
         self._tally(name, result)
+        self.aws.observe(name, result.ok)
         if after != before:
             store.record_transition(
                 name,
@@ -337,12 +359,21 @@ class Agent:
             else:  # a blocked incident whose dependency came back: the same incident, now recovered
                 incident = store.update_incident(incident.id, state="open", reason=decision.reason)
             await self._notify(Event.failure_detected, incident.id, name, decision.reason)
+            self.aws.incident_opened(name)
             if not decision.starts_recovery:
                 await self._spawn_escalation(incident.id, decision.reason)
                 return
             if self.watches[name].provider is None:
                 await self._spawn_escalation(
                     incident.id, f"{name} has no provider built to recover it"
+                )
+                return
+            holder = await self.aws.claim(
+                incident.to_json(), name, self.catalog.components[name].rto * 2
+            )
+            if holder is not None:
+                self.decisions.line(
+                    self.clock.now(), name, "claimed_elsewhere", f"agent {holder} recovers it"
                 )
                 return
             self.watches[name].detector.recovery_started()
@@ -389,6 +420,15 @@ class Agent:
                 )
                 self._spawn(scheduler.check_now(dependent))
 
+    async def _aws_event(self, name: str, summary: str) -> None:
+        """An AWS event says ``name`` failed: check it now; a failed check is then certain."""
+        watch = self.watches.get(name)
+        if watch is None or self.scheduler is None or self._stop.is_set():
+            return
+        self.decisions.line(self.clock.now(), name, "aws_event", summary)
+        watch.event = f"AWS reported it: {summary}"
+        self._spawn(self.scheduler.check_now(name))
+
     def _on_exit(self, name: str, returncode: int | None) -> None:
         """An owned process exited: check it now instead of at the next interval."""
         if self.scheduler is not None and not self._stop.is_set():
@@ -420,6 +460,23 @@ class Agent:
             )
         if ok:
             self._spawn(self._dependency_recovered(component))
+        self._spawn(self._aws_recovery_finished(component, ok))
+
+    async def _aws_recovery_finished(self, component: str, ok: bool) -> None:
+        """Metrics of the finished recovery and the release of its claim (when configured)."""
+        if self.store is None:
+            return
+        latest = self.store.incidents(component, limit=1)
+        if not latest:
+            return
+        incident = latest[0]
+        self.aws.recovery_measured(
+            component,
+            incident.measured_rto_s,
+            incident.measured_rpo_s,
+            "recovered" if ok else "escalated",
+        )
+        await self.aws.release(component, incident.to_json())
 
     # ------------------------------------------------------------ housekeeping
 

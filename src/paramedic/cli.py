@@ -19,6 +19,7 @@ from rich.console import Console
 from typer._click import exceptions as click_exc  # typer vendors click since 0.20
 
 from paramedic import __version__
+from paramedic.cli_aws import aws_app
 from paramedic.errors import CatalogError, NotBuiltYet, ParamedicError
 
 DEFAULT_CATALOG = "paramedic.yaml"
@@ -33,6 +34,7 @@ app = typer.Typer(
 )
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
+app.add_typer(aws_app, name="aws")
 
 out = Console(highlight=False, soft_wrap=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -366,7 +368,7 @@ async def _with_notifier(loaded: Any, work: Any) -> Any:
     from paramedic.clock import RealClock
     from paramedic.notify import Notifier
 
-    notifier = Notifier(loaded.notify, clock=RealClock())
+    notifier = Notifier(loaded.notify, clock=RealClock(), aws=loaded.aws)
     try:
         return await work(notifier)
     finally:

@@ -19,7 +19,7 @@ from paramedic.clock import RealClock
 from paramedic.errors import NotFound, Refused
 from paramedic.notify import Notifier
 from paramedic.providers.registry import build_provider
-from paramedic.recovery import durable, workflow
+from paramedic.recovery import actions, durable, workflow
 from paramedic.recovery.engine import RecoveryEngine
 from paramedic.recovery.ladder import plan_ladder
 from paramedic.register import register_components
@@ -49,7 +49,7 @@ def dry_run_plan(
         {
             "seq": step.seq,
             "strategy": step.name,
-            "does": provider.describe(aimed(step.strategy)),
+            "does": actions.describe(provider, aimed(step.strategy)),
             "timeout_s": step.strategy.timeout.total_seconds(),
             "approval": step.strategy.needs_approval,
         }
@@ -130,7 +130,7 @@ async def _run_here(
     async def check(component: str) -> CheckResult:
         return await run_check(health, clock=clock, process_probe=provider)  # type: ignore[arg-type]
 
-    notifier = Notifier(catalog.notify, clock=clock)
+    notifier = Notifier(catalog.notify, clock=clock, aws=catalog.aws)
     engine = RecoveryEngine(
         catalog=catalog,
         store=store,

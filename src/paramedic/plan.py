@@ -29,6 +29,10 @@ Gap kinds (``Gap.kind``, stable identifiers):
     runs exceeds it, or, for WAL engines (pg_basebackup, pgbackrest), the WAL
     archive timeout does (the schedule does not bound their RPO). ``subject``
     names the bound used: ``schedule`` or ``archive_timeout``.
+``rpo_below_restorable_lag`` (high)
+    An ``aws.rds`` component whose RPO is under ``RDS_RESTORABLE_LAG`` (5 minutes):
+    RDS restores a point in time only up to LatestRestorableTime, which lags the
+    present by about 5 minutes, so a restore loses more than the RPO allows.
 ``no_recovery`` (high)
     No recovery strategy: a failure is detected and notified, never recovered.
 ``strategy_unsupported`` (high)
@@ -66,9 +70,13 @@ from paramedic.errors import NotFound
 from paramedic.graph import DependencyGraph
 from paramedic.providers.base import ProviderInfo
 from paramedic.providers.registry import provider_info
+from paramedic.recovery import actions
 
 APPROVAL_RTO_LIMIT = timedelta(minutes=15)
 """Below this RTO, a strategy that waits for an operator's approval is a gap."""
+
+RDS_RESTORABLE_LAG = timedelta(minutes=5)
+"""How far an RDS instance's LatestRestorableTime typically lags the present."""
 
 
 class Severity(StrEnum):
@@ -95,6 +103,8 @@ class StrategyPlan:
     strategy: str
     timeout: timedelta
     approval: bool
+    by_function: bool = False
+    """A ``run`` step invoking a Lambda function: any provider can have it."""
 
     def to_json(self) -> dict[str, Any]:
         """Stable JSON shape of this rung."""
@@ -239,6 +249,7 @@ def analyze(catalog: Catalog) -> Plan:
         component = catalog.components[row.name]
         gaps.extend(_rto_gaps(row))
         gaps.extend(_rpo_gaps(row, component.backup))
+        gaps.extend(_restorable_lag_gaps(row))
         gaps.extend(_approval_gaps(row))
         gaps.extend(_provider_gaps(row))
         gaps.extend(_criticality_gaps(catalog, row))
@@ -268,7 +279,12 @@ def _row(
 
 
 def _strategy(step: Strategy) -> StrategyPlan:
-    return StrategyPlan(strategy=step.strategy, timeout=step.timeout, approval=step.needs_approval)
+    return StrategyPlan(
+        strategy=step.strategy,
+        timeout=step.timeout,
+        approval=step.needs_approval,
+        by_function=actions.by_function(step),
+    )
 
 
 def _backup(backup: Backup | None) -> BackupPlan | None:
@@ -362,6 +378,17 @@ def _rpo_gaps(row: ComponentPlan, backup: Backup | None) -> list[Gap]:
     return gaps
 
 
+def _restorable_lag_gaps(row: ComponentPlan) -> list[Gap]:
+    if row.provider != "aws.rds" or row.rpo >= RDS_RESTORABLE_LAG:
+        return []
+    reason = (
+        f"RPO of {_fmt(row.rpo)} but RDS restores only up to LatestRestorableTime, which lags"
+        f" about {_fmt(RDS_RESTORABLE_LAG)} behind: a point-in-time restore loses more"
+    )
+    figures = {"rpo_s": _seconds(row.rpo), "lag_s": _seconds(RDS_RESTORABLE_LAG)}
+    return [Gap(row.name, "rpo_below_restorable_lag", Severity.high, reason, figures, "aws.rds")]
+
+
 def _approval_gaps(row: ComponentPlan) -> list[Gap]:
     if row.rto >= APPROVAL_RTO_LIMIT:
         return []
@@ -398,7 +425,7 @@ def _provider_gaps(row: ComponentPlan) -> list[Gap]:
     gaps: list[Gap] = []
     can = ", ".join(sorted(s.value for s in info.strategies))
     for index, step in enumerate(row.strategies, start=1):
-        if step.strategy not in info.strategies:
+        if not step.by_function and step.strategy not in info.strategies:
             reason = (
                 f"step {index}, {step.strategy}: provider '{info.name}' cannot carry it out"
                 f" (it can: {can})"

@@ -34,6 +34,8 @@ def redact_url(url: str) -> str:
     scheme, sep, rest = url.partition("://")
     if not sep:
         return "***"
+    if scheme.lower() == "sns":  # paramedic's SNS route: a topic name or ARN, no secret in it
+        return url
     host = rest.split("/", 1)[0].rsplit("@", 1)[-1]
     if not _HOSTNAME.match(host):
         return f"{scheme}://***"

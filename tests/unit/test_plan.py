@@ -157,6 +157,34 @@ def test_rpo_of_zero_needs_no_backup() -> None:
     assert gaps(analyze(catalog(web=component(rpo="0s"))), "rpo_no_backup") == []
 
 
+def rds_db(rpo: str) -> dict[str, Any]:
+    """An aws.rds component with an AWS Backup and the RPO given."""
+    return component(
+        type="database",
+        rpo=rpo,
+        provider="aws.rds",
+        spec={"db_instance_identifier": "orders"},
+        health={"check": "aws.rds_status", "interval": "10s", "timeout": "5s"},
+        recovery=[{"strategy": "restore_from_backup", "timeout": "20m"}],
+        backup={"engine": "aws_backup", "schedule": "* * * * *", "verify": "daily"},
+    )
+
+
+def test_rds_rpo_under_the_restorable_lag() -> None:
+    gap = only(analyze(catalog(orders=rds_db("1m"))), "rpo_below_restorable_lag")
+    assert gap.severity is Severity.high
+    assert gap.reason == (
+        "RPO of 1m but RDS restores only up to LatestRestorableTime, which lags about 5m"
+        " behind: a point-in-time restore loses more"
+    )
+    assert gap.figures == {"rpo_s": 60.0, "lag_s": 300.0}
+    assert gap.subject == "aws.rds"
+
+
+def test_rds_rpo_of_the_lag_or_more_is_no_gap() -> None:
+    assert gaps(analyze(catalog(orders=rds_db("5m"))), "rpo_below_restorable_lag") == []
+
+
 def rdb(schedule: str, verify: str = "daily") -> dict[str, Any]:
     """A redis_rdb backup on ``schedule``."""
     return {"engine": "redis_rdb", "schedule": schedule, "verify": verify}

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from paramedic.catalog.model import Catalog, Event
+from paramedic.catalog.model import BackupEngine, Catalog, Event
 from paramedic.clock import Clock
 from paramedic.errors import NotFound, ProviderError, Refused
 from paramedic.notify import Notice
@@ -87,7 +87,9 @@ class BackupService:
 
     def _context(self, name: str, scratch: Path) -> BackupContext:
         repository = default_repository(self.catalog, name)
-        repository.mkdir(parents=True, exist_ok=True)
+        backup = self.catalog.components[name].backup
+        if backup is None or backup.engine != BackupEngine.aws_backup:  # a vault, not a folder
+            repository.mkdir(parents=True, exist_ok=True)
         return BackupContext(
             component_name=name,
             component=self.catalog.components[name],

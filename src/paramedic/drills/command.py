@@ -44,7 +44,7 @@ def run_drill(
         )
 
     async def drill() -> DrillResult:
-        notifier = Notifier(catalog.notify, clock=RealClock(), record=record)
+        notifier = Notifier(catalog.notify, clock=RealClock(), record=record, aws=catalog.aws)
         try:
             runner = DrillRunner(catalog, store, notifier=notifier, progress=progress)
             if warmup_s is not None:

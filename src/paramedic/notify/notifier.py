@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from paramedic.catalog.model import NotifyRoute
 from paramedic.clock import Clock
@@ -20,7 +20,10 @@ from paramedic.errors import ParamedicError
 from paramedic.notify.notice import DeliveryStatus, Notice, NotificationRecord
 from paramedic.notify.redaction import scrub, shown_url
 from paramedic.notify.routing import require_unique_names, skip_reason
-from paramedic.notify.sender import AppriseSender, DeliveryError, Sender
+from paramedic.notify.sender import DeliveryError, RoutedSender, Sender
+
+if TYPE_CHECKING:
+    from paramedic.catalog.aws import AwsSettings
 
 log = logging.getLogger("paramedic.notify")
 
@@ -55,14 +58,16 @@ class Notifier:
         sender: Sender | None = None,
         retries: int = 3,
         backoff: float = 1.0,
+        aws: AwsSettings | None = None,
     ) -> None:
+        """``aws``: the catalog's AWS settings, used by ``sns://`` routes (default: boto3's own)."""
         if retries < 0 or backoff < 0:
             raise ValueError("retries and backoff must not be negative")
         require_unique_names(routes)
         self._routes = list(routes)
         self._clock = clock
         self._record = record
-        self._sender: Sender = sender if sender is not None else AppriseSender(self._routes)
+        self._sender: Sender = sender if sender is not None else RoutedSender(self._routes, aws=aws)
         self._retries = retries
         self._backoff = backoff
         self._tasks: set[asyncio.Task[None]] = set()

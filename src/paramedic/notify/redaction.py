@@ -17,6 +17,8 @@ _SHORTEST_TOKEN = 8  # path segments and query values this long or longer are tr
 
 def url_secrets(url: str) -> list[str]:
     """Parts of ``url`` that may be secret: its password, long path segments and query values."""
+    if url.lower().startswith("sns://"):  # a topic name or ARN: no secret (credentials are boto3's)
+        return []
     found: list[str] = []
     rest = url.partition("://")[2]
     host = rest.split("/", 1)[0].split("?", 1)[0].rsplit("@", 1)[-1]

@@ -4,6 +4,10 @@ The body sent is ``Notice.to_json()``. Channels wrap it their own way; Apprise's
 plugin, for one, POSTs ``{"version": "1.0", "title": ..., "message": BODY, "attachments": [],
 "type": "info|success|warning|failure"}``, so our JSON arrives as the *string* in ``message``;
 ``form://`` and ``xml://`` carry it in their ``message`` field the same way.
+
+``sns://TOPIC`` routes do not go through Apprise: ``RoutedSender`` hands them to
+``paramedic.notify.sns.SnsSender`` (boto3, the catalog's ``aws:`` settings) and every other
+route to ``AppriseSender``.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import apprise
 
@@ -20,6 +24,9 @@ from paramedic.errors import ParamedicError
 from paramedic.notify.notice import Notice
 from paramedic.notify.redaction import scrub, shown_url
 from paramedic.notify.routing import require_unique_names
+
+if TYPE_CHECKING:
+    from paramedic.catalog.aws import AwsSettings
 
 _FAILURE_EVENTS = frozenset(
     {
@@ -87,9 +94,14 @@ def _apprise_for(route: NotifyRoute) -> Any:
 
 def validate_routes(routes: Sequence[NotifyRoute]) -> None:
     """Raise ParamedicError (one line) at the first route Apprise cannot use or a repeated name."""
+    from paramedic.notify.sns import is_sns_route, topic_of
+
     require_unique_names(routes)
     for route in routes:
-        _apprise_for(route)
+        if is_sns_route(route):
+            topic_of(route)
+        else:
+            _apprise_for(route)
 
 
 class AppriseSender:
@@ -143,3 +155,30 @@ def _failure_detail(result: Any) -> str:
                 lines.append(message)
     status = getattr(getattr(result, "status", None), "name", "FAILURE")
     return "; ".join(lines) or f"status {status}, no reason given"
+
+
+class RoutedSender:
+    """Sends ``sns://`` routes through SNS (boto3) and every other route through Apprise."""
+
+    def __init__(
+        self,
+        routes: Sequence[NotifyRoute],
+        *,
+        aws: AwsSettings | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        from paramedic.notify.sns import SnsSender, is_sns_route
+
+        require_unique_names(routes)
+        sns_routes = [route for route in routes if is_sns_route(route)]
+        self._sns_names = {route.name for route in sns_routes}
+        self._sns = SnsSender(sns_routes, aws=aws)
+        others = [route for route in routes if route.name not in self._sns_names]
+        self._apprise = AppriseSender(others, timeout=timeout)
+
+    async def send(self, route: NotifyRoute, notice: Notice) -> None:
+        """Deliver once through the route's channel; DeliveryError when it was not delivered."""
+        if route.name in self._sns_names:
+            await self._sns.send(route, notice)
+        else:
+            await self._apprise.send(route, notice)

@@ -25,6 +25,7 @@ from paramedic.clock import Clock
 from paramedic.errors import ParamedicError
 from paramedic.notify import Notice
 from paramedic.providers.base import ActionContext, Provider
+from paramedic.recovery import actions
 from paramedic.recovery.ladder import (
     KEEPS_DATA_IN_PLACE,
     backoff_before,
@@ -125,7 +126,7 @@ class RecoveryEngine:
         incident = self.store.incident(incident_id)
         provider = self.providers[incident.component]
         strategy = self._strategy(incident.component, step["index"])
-        summary = provider.describe(strategy)
+        summary = actions.describe(provider, strategy)
         self.store.request_approval(
             incident_id,
             seq=step["seq"],
@@ -214,7 +215,7 @@ class RecoveryEngine:
         point: datetime | None = None
         try:
             async with asyncio.timeout(strategy.timeout.total_seconds()):
-                result = await provider.carry_out(strategy, ctx)
+                result = await actions.carry_out(provider, strategy, ctx)
             output = result.output
             point = result.recovery_point_at
         except TimeoutError:
