@@ -1,0 +1,201 @@
+"""AWS end to end: the real `paramedic run` against moto's server, faults made out of band.
+
+A catalog with an EC2 instance behind a target group (and a Route 53 record)
+and a single-AZ RDS instance. The instance is stopped and the DB instance
+deleted behind paramedic's back. The agent must find both — the EC2 one
+through EventBridge → SQS well before its next 30-second poll — recover
+both, and `paramedic history --json` must show the timings.
+
+moto emits no EventBridge event when an instance stops (tests/integration/aws/
+test_events.py checks that), so the test puts the event EC2 would send, with
+EC2's own source and shape, right after stopping the instance.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.aws_server import MotoAccount
+from tests.e2e.harness import Agent, history, paramedic, start_agent, wait_for
+from tests.integration.aws.data_setup import placed_db
+from tests.integration.aws.test_ec2 import Ec2World, build_world
+
+pytestmark = pytest.mark.e2e
+
+EC2_INTERVAL_S = 30
+
+
+def _t(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _catalog(tmp_path: Path, moto: MotoAccount, world: Ec2World, db: str) -> Path:
+    components: dict[str, Any] = {
+        "web": {
+            "type": "application_server",
+            "criticality": "important",
+            "location": "us-east-1a",
+            "constraint": "licence bound to one host",
+            "rto": "5m",
+            "rpo": "0s",
+            "depends_on": [],
+            "provider": "aws.ec2",
+            "spec": {
+                "instance_id": world.instance_id,
+                "target_group_arns": [world.target_group],
+                "route53": {"zone_id": world.zone_id, "name": world.record},
+                "data_volume": world.volume,
+            },
+            "health": {
+                "check": "aws.ec2_status",
+                "interval": f"{EC2_INTERVAL_S}s",
+                "timeout": "10s",
+                "failures": 2,
+            },
+            "recovery": [{"strategy": "replace_instance", "timeout": "90s"}],
+        },
+        "orders": {
+            "type": "database",
+            "criticality": "critical",
+            "location": "us-east-1a",
+            "constraint": "single-AZ RDS instance",
+            "rto": "10m",
+            "rpo": "1h",
+            "provider": "aws.rds",
+            "spec": {"db_instance_identifier": db},
+            "health": {"check": "aws.rds_status", "interval": "1s", "timeout": "5s"},
+            "recovery": [
+                {"strategy": "restart_service", "timeout": "20s"},
+                {"strategy": "restore_from_backup", "timeout": "90s"},
+            ],
+        },
+    }
+    path = tmp_path / "paramedic.yaml"
+    path.write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "location": "us-east-1a",
+                "state": "sqlite:///paramedic.db",
+                "aws": moto.catalog_block,
+                "agent": {"events_queue": "paramedic-events"},
+                "components": components,
+            },
+            indent=2,
+        )
+    )
+    return path
+
+
+@pytest.fixture
+def agent_box() -> Iterator[list[Agent]]:
+    started: list[Agent] = []
+    yield started
+    for agent in started:
+        agent.stop()
+
+
+def _ec2_event(moto: MotoAccount, instance_id: str) -> None:
+    """The event EC2 sends EventBridge when an instance stops."""
+    arn = f"arn:aws:ec2:{moto.region}:123456789012:instance/{instance_id}"
+    answer = moto.client("events").put_events(
+        Entries=[
+            {
+                "Source": "aws.ec2",
+                "DetailType": "EC2 Instance State-change Notification",
+                "Resources": [arn],
+                "Detail": json.dumps({"instance-id": instance_id, "state": "stopped"}),
+            }
+        ]
+    )
+    assert answer["FailedEntryCount"] == 0
+
+
+def _done(cwd: Path, name: str) -> dict[str, Any] | None:
+    finished = [i for i in history(cwd, name) if i["state"] in ("recovered", "escalated")]
+    return finished[0] if finished else None
+
+
+def test_stopped_instance_and_deleted_db_are_detected_recovered_and_measured(
+    moto: MotoAccount, tmp_path: Path, agent_box: list[Agent]
+) -> None:
+    world = build_world(moto)
+    db = placed_db(moto, "orders")
+    _catalog(tmp_path, moto, world, db.identifier)
+
+    wired = json.loads(paramedic("aws", "wire-events", "--json", cwd=tmp_path).stdout)
+    assert wired["queue_url"].endswith("/paramedic-events")
+    assert len(wired["rules"]) == 3
+
+    agent = start_agent(tmp_path)
+    agent_box.append(agent)
+    wait_for("the agent to start", lambda: "agent_started" in agent.log(), timeout=60)
+    wait_for(
+        "both components healthy",
+        lambda: (
+            {c["name"]: c["state"] for c in _status(tmp_path)}
+            == {
+                "web": "healthy",
+                "orders": "healthy",
+            }
+        ),
+        timeout=60,
+    )
+
+    # Out of band: an operator stops the instance and deletes the database.
+    ec2 = moto.client("ec2")
+    stopped_at = datetime.now(UTC)
+    ec2.stop_instances(InstanceIds=[world.instance_id])
+    _ec2_event(moto, world.instance_id)
+    moto.client("rds").delete_db_instance(
+        DBInstanceIdentifier="orders", SkipFinalSnapshot=True, DeleteAutomatedBackups=False
+    )
+
+    web = wait_for("web recovered", lambda: _done(tmp_path, "web"), timeout=120, every=0.5)
+    orders = wait_for("orders recovered", lambda: _done(tmp_path, "orders"), timeout=120, every=0.5)
+    assert web["state"] == "recovered", web
+    assert orders["state"] == "recovered", orders
+
+    # EC2: found through EventBridge → SQS, long before the next 30 s poll could have.
+    log = agent.log()
+    assert '"aws_event"' in log, log[-3000:]
+    detect_s = (_t(web["detected_at"]) - stopped_at).total_seconds()
+    assert detect_s < EC2_INTERVAL_S / 2, web
+    assert "AWS reported it" in web["reason"], web
+    assert web["strategy"] == "replace_instance"
+    new_id = ec2.describe_instances(
+        Filters=[{"Name": "tag:paramedic:component", "Values": ["web"]}]
+    )["Reservations"][0]["Instances"][0]["InstanceId"]
+    assert new_id != world.instance_id
+    assert world.instance(new_id)["State"]["Name"] == "running"
+    assert world.instance(new_id)["SubnetId"] == world.subnet
+    old = world.instance(world.instance_id)
+    assert old["State"]["Name"] == "stopped"  # kept, never terminated
+    assert world.tags(world.instance_id)["paramedic:incident"] == web["id"]
+    targets = moto.client("elbv2").describe_target_health(TargetGroupArn=world.target_group)
+    assert [t["Target"]["Id"] for t in targets["TargetHealthDescriptions"]] == [new_id]
+
+    # RDS: restored under its own name with the source's placement.
+    assert orders["strategy"] == "restore_from_backup"
+    restored = moto.client("rds").describe_db_instances(DBInstanceIdentifier="orders")
+    instance = restored["DBInstances"][0]
+    assert instance["DBInstanceStatus"] == "available"
+    assert instance["DBSubnetGroup"]["DBSubnetGroupName"] == db.subnet_group
+    assert [g["VpcSecurityGroupId"] for g in instance["VpcSecurityGroups"]] == [db.security_group]
+
+    # The timings, as history --json shows them.
+    for incident in (web, orders):
+        assert incident["measured_rto_s"] is not None and incident["measured_rto_s"] > 0
+        assert _t(incident["failed_at"]) <= _t(incident["detected_at"])
+        assert _t(incident["detected_at"]) <= _t(incident["recovered_at"])
+    assert orders["measured_rpo_s"] is not None and orders["measured_rpo_s"] >= 0
+
+
+def _status(cwd: Path) -> list[dict[str, Any]]:
+    return list(json.loads(paramedic("status", "--json", cwd=cwd).stdout)["components"])
