@@ -24,7 +24,7 @@ import pytest
 from tests.aws_server import MotoAccount
 from tests.e2e.harness import Agent, history, paramedic, start_agent, wait_for
 from tests.integration.aws.data_setup import placed_db
-from tests.integration.aws.test_ec2 import Ec2World, build_world
+from tests.integration.aws.ec2_setup import Ec2World, build_world
 
 pytestmark = pytest.mark.e2e
 

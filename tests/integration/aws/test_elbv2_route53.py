@@ -16,7 +16,7 @@ from paramedic.clock import RealClock
 from paramedic.providers.aws import elbv2, route53
 from paramedic.providers.aws.session import client
 from tests.aws_server import MotoAccount
-from tests.integration.aws.test_ec2 import Ec2World, build_world, write_catalog
+from tests.integration.aws.ec2_setup import Ec2World, build_world, write_catalog
 
 pytestmark = pytest.mark.integration
 
