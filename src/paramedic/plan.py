@@ -23,7 +23,9 @@ Gap kinds (``Gap.kind``, stable identifiers):
     "even detection + the first strategy ... exceeds it" and the figures carry
     ``first_strategy_s``. Verification is counted inside each step's timeout.
 ``rpo_no_backup`` (high)
-    An RPO above zero and no backup.
+    An RPO above zero and no backup (not for a provider whose service keeps
+    recovery points by itself, such as RDS automated backups:
+    ``ProviderInfo.native_backups``).
 ``rpo_schedule`` (high)
     The backup cannot bound the RPO: the longest interval between scheduled
     runs exceeds it, or, for WAL engines (pg_basebackup, pgbackrest), the WAL
@@ -346,7 +348,7 @@ def _rto_gaps(row: ComponentPlan) -> list[Gap]:
 
 def _rpo_gaps(row: ComponentPlan, backup: Backup | None) -> list[Gap]:
     if row.backup is None or backup is None:
-        if row.rpo > timedelta(0):
+        if row.rpo > timedelta(0) and _native_backups(row.provider) is None:
             reason = f"RPO of {_fmt(row.rpo)} but no backup: no recovery point bounds the data lost"
             return [
                 Gap(row.name, "rpo_no_backup", Severity.high, reason, {"rpo_s": _seconds(row.rpo)})
@@ -376,6 +378,14 @@ def _rpo_gaps(row: ComponentPlan, backup: Backup | None) -> list[Gap]:
         )
         gaps.append(Gap(row.name, "no_verify", Severity.low, reason, subject=plan.engine))
     return gaps
+
+
+def _native_backups(provider: str) -> str | None:
+    """What recovery points the provider's service keeps by itself (None: none, or unknown)."""
+    try:
+        return provider_info(provider).native_backups
+    except NotFound:
+        return None
 
 
 def _restorable_lag_gaps(row: ComponentPlan) -> list[Gap]:

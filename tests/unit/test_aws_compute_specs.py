@@ -75,6 +75,7 @@ def test_iam_actions_cover_exactly_the_compute_features() -> None:
         "repoint:network_interface",
         "repoint:data_volume",
         "start:aws.ec2",
+        "terminate:aws.ec2",
     }
 
 

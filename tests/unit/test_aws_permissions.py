@@ -42,6 +42,7 @@ EXPECTED_FEATURES = (
     "repoint:network_interface",
     "repoint:data_volume",
     "start:aws.ec2",
+    "terminate:aws.ec2",
     "backup:aws_backup",
     "run:lambda",
     "notify:sns",
@@ -229,3 +230,21 @@ def test_a_module_not_built_yet_is_skipped_but_a_broken_one_is_not(
     monkeypatch.setattr(importlib, "import_module", broken)
     with pytest.raises(ModuleNotFoundError, match="somelib"):
         feature_modules()
+
+
+def test_terminate_is_granted_only_when_the_spec_asks_for_it() -> None:
+    def ec2(**spec: Any) -> Catalog:
+        return _catalog(
+            {
+                "web": _component(
+                    "aws.ec2",
+                    spec={"instance_id": "i-0123456789abcdef0", **spec},
+                    health={"check": "aws.ec2_status"},
+                    recovery=[{"strategy": "replace_instance"}],
+                )
+            }
+        )
+
+    assert "ec2:TerminateInstances" not in actions_for(ec2())
+    assert "terminate:aws.ec2" in features_for(ec2(on_replace="terminate"))
+    assert "ec2:TerminateInstances" in actions_for(ec2(on_replace="terminate"))

@@ -590,3 +590,15 @@ def test_render_a_plan_without_gaps() -> None:
     assert "No gaps found." in text
     assert "restart_service 10s" in text
     assert text.splitlines()[-1] == "1 component, 0 gaps (0 high)"
+
+
+def test_a_service_keeping_its_own_recovery_points_is_not_without_a_backup() -> None:
+    rds = component(
+        type="database",
+        rpo="1h",
+        provider="aws.rds",
+        spec={"db_instance_identifier": "orders"},
+        health={"check": "aws.rds_status"},
+        recovery=[{"strategy": "restore_from_backup", "timeout": "10s"}],
+    )
+    assert gaps(analyze(catalog(db=rds)), "rpo_no_backup") == []

@@ -60,6 +60,9 @@ class ProviderInfo:
     """``module:Class`` of the implementation; None while it is not built yet."""
     requires: tuple[str, ...] = ()
     """Python modules the implementation imports, checked to report it unavailable."""
+    native_backups: str | None = None
+    """The service keeps recovery points of its own that ``restore_from_backup`` uses
+    (RDS automated backups): a component without ``backup:`` is then not without a backup."""
 
 
 @dataclass(frozen=True)

@@ -73,6 +73,7 @@ RDS = ProviderInfo(
     faults=("reboot-db", "delete-db-instance"),
     implementation="paramedic.providers.aws.rds:RdsProvider",
     requires=("boto3",),
+    native_backups="RDS automated backups (point-in-time restore up to LatestRestorableTime)",
 )
 
 ELASTICACHE = ProviderInfo(
@@ -83,4 +84,5 @@ ELASTICACHE = ProviderInfo(
     spec_model=ElastiCacheSpec,
     implementation="paramedic.providers.aws.elasticache:ElastiCacheProvider",
     requires=("boto3",),
+    native_backups="ElastiCache snapshots (the cluster's newest snapshot)",
 )

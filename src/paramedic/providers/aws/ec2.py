@@ -62,9 +62,9 @@ IAM_ACTIONS: dict[str, tuple[str, ...]] = {
         "ec2:CreateTags",
         "ec2:DeleteTags",
         "ec2:StopInstances",
-        "ec2:TerminateInstances",
         "iam:PassRole",
     ),
+    "terminate:aws.ec2": ("ec2:TerminateInstances",),
     "repoint:elastic_ip": ("ec2:DescribeAddresses", "ec2:AssociateAddress"),
     "repoint:network_interface": (
         "ec2:DescribeNetworkInterfaces",
@@ -86,8 +86,8 @@ IAM_ACTIONS: dict[str, tuple[str, ...]] = {
     "fault:aws.ec2:reboot-instance": ("ec2:DescribeInstances", "ec2:RebootInstances"),
 }
 """Feature -> IAM actions it calls (``aws.ec2:replace_instance`` needs ``repoint:*`` as the spec asks;
-``ec2:TerminateInstances`` only with ``on_replace: terminate``, ``iam:PassRole`` only with an
-instance profile)."""
+``terminate:aws.ec2`` only with ``on_replace: terminate``; ``iam:PassRole`` is needed only with
+an instance profile)."""
 
 
 # ---------------------------------------------------------------- instances

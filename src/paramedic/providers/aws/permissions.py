@@ -79,6 +79,10 @@ def _component_features(component: Component) -> list[str]:
     spec = component.spec
     if provider == "aws.ec2":
         found.append("start:aws.ec2")
+        if spec.get("on_replace") == "terminate" and any(
+            step.strategy == "replace_instance" for step in component.recovery
+        ):
+            found.append("terminate:aws.ec2")
         found.extend(key for spec_key, key in _EC2_REPOINTS.items() if spec.get(spec_key))
     elif provider in ("aws.rds", "aws.elasticache") and spec.get("route53"):
         found.append("repoint:route53")
