@@ -86,10 +86,13 @@ def wire_events(
     out.print(f"queue  {wired.queue_url}", markup=False)
     for rule in wired.rules:
         out.print(f"rule   {rule}", markup=False)
-    out.print(
-        f"set `agent: {{events_queue: {queue}}}` in the catalog so the agent consumes it",
-        markup=False,
-    )
+    if loaded.agent.events_queue in (queue, wired.queue_url):
+        out.print("the catalog's agent.events_queue names this queue: the agent consumes it")
+    else:
+        out.print(
+            f"set `agent: {{events_queue: {queue}}}` in the catalog so the agent consumes it",
+            markup=False,
+        )
 
 
 @aws_app.command()
