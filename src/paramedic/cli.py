@@ -19,10 +19,16 @@ from rich.console import Console
 from typer._click import exceptions as click_exc  # typer vendors click since 0.20
 
 from paramedic import __version__
+from paramedic.cli_args import (
+    CatalogArg,
+    CatalogOpt,
+    JsonOpt,
+    StateOpt,
+    default_catalog,
+    load,
+)
 from paramedic.cli_aws import aws_app
 from paramedic.errors import CatalogError, NotBuiltYet, ParamedicError
-
-DEFAULT_CATALOG = "paramedic.yaml"
 
 app = typer.Typer(
     name="paramedic",
@@ -47,43 +53,13 @@ class LogFormat(StrEnum):
     json = "json"
 
 
-def _default_catalog() -> str:
-    return os.environ.get("PARAMEDIC_CATALOG", DEFAULT_CATALOG)
-
-
-CatalogArg = Annotated[
-    str | None,
-    typer.Argument(
-        help="catalog file (default: $PARAMEDIC_CATALOG or ./paramedic.yaml)", show_default=False
-    ),
-]
-CatalogOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--catalog", "-c", help="catalog file (default: $PARAMEDIC_CATALOG or ./paramedic.yaml)"
-    ),
-]
-StateOpt = Annotated[
-    str | None, typer.Option("--state", help="state store URL; default: `state:` of the catalog")
-]
-JsonOpt = Annotated[
-    bool, typer.Option("--json", help="machine-readable output (shapes in the README)")
-]
-
-
-def _load(path: str | None) -> Any:
-    from paramedic.catalog.loader import load_catalog
-
-    return load_catalog(path or _default_catalog())
-
-
 def _open_store(catalog_path: str | None, state: str | None) -> Any:
     """The store named by ``--state``, else by the catalog's ``state:``."""
     from paramedic.store import Store
 
     if state:
         return Store.open(state)
-    catalog = _load(catalog_path)
+    catalog = load(catalog_path)
     return Store.open(catalog.state_url())
 
 
@@ -103,7 +79,7 @@ def _not_built(verb: str, capability: str, issue: str) -> NoReturn:
 @app.command()
 def validate(catalog: CatalogArg = None) -> None:
     """Check the catalog; print every problem, one line each (exit 0 valid, 2 invalid)."""
-    loaded = _load(catalog)
+    loaded = load(catalog)
     n = len(loaded.components)
     out.print(f"{loaded.source}: valid ({n} component{'s' if n != 1 else ''})")
 
@@ -121,7 +97,7 @@ def plan(catalog: CatalogArg = None, as_json: JsonOpt = False) -> None:
     """Inventory, blast radius, recovery plan per failure, and gaps against the objectives."""
     from paramedic.plan import analyze
 
-    result = analyze(_load(catalog))
+    result = analyze(load(catalog))
     if as_json:
         _print_json(result.to_json())
         return
@@ -146,8 +122,8 @@ def run(
         _not_built("run --listen", "the HTTP API and dashboard", "planned after the core")
     from paramedic.agent import run_agent
 
-    path = catalog or _default_catalog()
-    _load(path)  # fail fast with the catalog's own messages
+    path = catalog or default_catalog()
+    load(path)  # fail fast with the catalog's own messages
     raise typer.Exit(run_agent(path, log_format=log_format.value))
 
 
@@ -191,7 +167,7 @@ def history(
     store = _open_store(catalog, state)
     try:
         if component is not None and component not in {c.name for c in store.components()}:
-            known = set() if state else set(_load(catalog).components)
+            known = set() if state else set(load(catalog).components)
             if component not in known:
                 store.component(component)  # NotFound names it
         if drills:
@@ -242,7 +218,7 @@ def recover(
     """A recovery asked for by hand, through the same durable workflow (exit 0 recovered, 1 not)."""
     from paramedic.manual import dry_run_plan, recover_by_hand
 
-    loaded = _load(catalog)
+    loaded = load(catalog)
     if dry_run:
         lines = dry_run_plan(loaded, component, strategy, target)
         if as_json:
@@ -276,7 +252,7 @@ def _decide(incident_id: str, approved: bool, catalog: str | None, state: str | 
     try:
         actor = os.environ.get("USER") or "operator"
         store.decide_approval(incident_id, approved=approved, actor=actor, at=datetime.now(UTC))
-        url = state or _load(catalog).state_url()
+        url = state or load(catalog).state_url()
     finally:
         store.close()
     client = DurableClient(url)
@@ -391,7 +367,7 @@ def backup(
     from paramedic.errors import ProviderError
     from paramedic.store import Store
 
-    loaded = _load(catalog)
+    loaded = load(catalog)
     store = Store.open(loaded.state_url())
     try:
         with Progress(console=err, transient=True) as bar:
@@ -432,7 +408,7 @@ def backups(
 
     from paramedic.store import Store
 
-    loaded = _load(catalog)
+    loaded = load(catalog)
     names = [component] if component else [n for n, c in loaded.components.items() if c.backup]
     store = Store.open(loaded.state_url())
     try:
@@ -528,7 +504,7 @@ def drill(
     from paramedic.drills.command import drill_list, run_drill
     from paramedic.views.drills import render_drill, render_drill_list
 
-    loaded = _load(catalog)
+    loaded = load(catalog)
     if list_:
         rows = drill_list(loaded)
         if as_json:
@@ -586,7 +562,7 @@ def report(
     from paramedic.store import Store
 
     window = parse_stale_after(stale_after)
-    loaded = _load(catalog)
+    loaded = load(catalog)
     store = Store.open(state or loaded.state_url())
     try:
         run_report(

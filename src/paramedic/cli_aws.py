@@ -14,15 +14,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from paramedic.cli_args import CatalogArg, CatalogOpt, load
 from paramedic.errors import NotFound, ParamedicError
 
 aws_app = typer.Typer(
@@ -31,28 +31,10 @@ aws_app = typer.Typer(
 )
 out = Console(highlight=False, soft_wrap=False)
 
-CatalogArg = Annotated[
-    str | None,
-    typer.Argument(
-        help="catalog file (default: $PARAMEDIC_CATALOG or ./paramedic.yaml)", show_default=False
-    ),
-]
-CatalogOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--catalog", "-c", help="catalog file (default: $PARAMEDIC_CATALOG or ./paramedic.yaml)"
-    ),
-]
 JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]
 OutOpt = Annotated[
     str | None, typer.Option("--out", "-o", help="write to this file instead of stdout")
 ]
-
-
-def _load(path: str | None) -> Any:
-    from paramedic.catalog.loader import load_catalog
-
-    return load_catalog(path or os.environ.get("PARAMEDIC_CATALOG", "paramedic.yaml"))
 
 
 def _emit(text: str, path: str | None, what: str) -> None:
@@ -77,7 +59,7 @@ def wire_events(
     """Create (or update) the EventBridge rules and the SQS queue the agent consumes."""
     from paramedic.providers.aws.events import wire_events as wire
 
-    loaded = _load(catalog)
+    loaded = load(catalog)
     wired = asyncio.run(wire(loaded.aws, queue_name=queue, rule_prefix=rule_prefix))
     shape = {"queue_url": wired.queue_url, "queue_arn": wired.queue_arn, "rules": wired.rules}
     if as_json:
@@ -100,7 +82,7 @@ def permissions(catalog: CatalogArg = None, as_json: JsonOpt = False) -> None:
     """The IAM actions the catalog needs, feature by feature, and the policy granting them."""
     from paramedic.providers.aws.permissions import actions_by_feature, actions_for
 
-    loaded = _load(catalog)
+    loaded = load(catalog)
     by_feature = actions_by_feature(loaded)
     actions = actions_for(loaded)
     policy = {
@@ -130,7 +112,7 @@ def template(
     """A CloudFormation template: paramedic's footprint and each component's guard rails."""
     from paramedic.providers.aws.template import template_yaml
 
-    _emit(template_yaml(_load(catalog)), out_file, "the CloudFormation template")
+    _emit(template_yaml(load(catalog)), out_file, "the CloudFormation template")
 
 
 @aws_app.command("export-stepfunctions")
@@ -157,7 +139,7 @@ def export_stepfunctions(
     """Write a component's recovery ladder as an Amazon States Language definition."""
     from paramedic.providers.aws.stepfunctions import create_state_machine, ladder_definition
 
-    loaded = _load(catalog)
+    loaded = load(catalog)
     if component not in loaded.components:
         known = ", ".join(sorted(loaded.components))
         raise NotFound(f"no component {component!r} in {loaded.source}; known: {known}")
