@@ -248,3 +248,15 @@ def test_terminate_is_granted_only_when_the_spec_asks_for_it() -> None:
     assert "ec2:TerminateInstances" not in actions_for(ec2())
     assert "terminate:aws.ec2" in features_for(ec2(on_replace="terminate"))
     assert "ec2:TerminateInstances" in actions_for(ec2(on_replace="terminate"))
+
+
+def test_the_readme_lists_every_feature_with_its_actions() -> None:
+    from pathlib import Path
+
+    from paramedic.providers.aws.permissions import markdown_table
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = readme.split("<!-- iam:start -->\n", 1)[1].split("\n<!-- iam:end -->", 1)[0]
+    assert block == markdown_table(), (
+        "regenerate: python -c 'from paramedic.providers.aws.permissions import markdown_table; print(markdown_table())'"
+    )

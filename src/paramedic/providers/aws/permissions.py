@@ -145,3 +145,10 @@ def actions_by_feature(catalog: Catalog) -> dict[str, tuple[str, ...]]:
 def actions_for(catalog: Catalog) -> list[str]:
     """The IAM actions ``catalog`` needs, sorted and unique: exactly its agent's policy."""
     return sorted({a for actions in actions_by_feature(catalog).values() for a in actions})
+
+
+def markdown_table() -> str:
+    """Every feature with its IAM actions as the Markdown table the README shows."""
+    lines = ["| feature | IAM actions |", "|---|---|"]
+    lines += [f"| `{f}` | {', '.join(a)} |" for f, a in known_actions().items()]
+    return "\n".join(lines)
