@@ -56,6 +56,10 @@ FAILING = frozenset(
 # ---------------------------------------------------------------- the agent
 
 
+CLAIMED_BY = "agent "
+"""``blocked_by`` of an incident another agent claimed (``agent HOST:RUN_DIR``)."""
+
+
 @dataclass
 class _Watch:
     """What the agent keeps per component."""
@@ -353,11 +357,13 @@ class Agent:
         assert store is not None
         kind = decision.kind
         if kind in (DecisionKind.open_incident, DecisionKind.flapping):
-            incident = store.open_incident_of(name)
-            if incident is None:
+            previous = store.open_incident_of(name)
+            if decision.starts_recovery and await self._claimed_elsewhere(name, previous, decision):
+                return
+            if previous is None:
                 incident = self._open_failure(name, decision)
             else:  # a blocked incident whose dependency came back: the same incident, now recovered
-                incident = store.update_incident(incident.id, state="open", reason=decision.reason)
+                incident = store.update_incident(previous.id, state="open", reason=decision.reason)
             await self._notify(Event.failure_detected, incident.id, name, decision.reason)
             self.aws.incident_opened(name)
             if not decision.starts_recovery:
@@ -368,15 +374,8 @@ class Agent:
                     incident.id, f"{name} has no provider built to recover it"
                 )
                 return
-            holder = await self.aws.claim(
-                incident.to_json(), name, self.catalog.components[name].rto * 2
-            )
-            if holder is not None:
-                self.decisions.line(
-                    self.clock.now(), name, "claimed_elsewhere", f"agent {holder} recovers it"
-                )
-                return
             self.watches[name].detector.recovery_started()
+            self._spawn(self.aws.mirror(incident.to_json()))
             await self._start_workflow(incident.id)
         elif kind == DecisionKind.blocked:
             if store.open_incident_of(name) is None:
@@ -386,13 +385,37 @@ class Agent:
         elif kind in (DecisionKind.recovered_by_itself, DecisionKind.recovered_after_escalation):
             incident = store.open_incident_of(name)
             if incident is not None and incident.state == "blocked":
+                elsewhere = (incident.blocked_by or "").startswith(CLAIMED_BY)
                 store.update_incident(
                     incident.id,
                     state="recovered",
                     recovered_at=self.clock.now(),
-                    strategy="dependency_recovered",
+                    strategy="recovered_elsewhere" if elsewhere else "dependency_recovered",
                     reason=decision.reason,
                 )
+
+    async def _claimed_elsewhere(self, name: str, previous: Any, decision: Any) -> bool:
+        """True when another agent holds the claim on ``name``'s recovery (``agent.claims``).
+
+        This agent then records the failure as blocked by that agent, pages nobody (the
+        winner does), and closes it as ``recovered_elsewhere`` once its own check passes.
+        """
+        store = self.store
+        assert store is not None
+        holder = await self.aws.claim(name, self.catalog.components[name].rto * 2)
+        if holder is None:
+            return False
+        blocked_by = f"{CLAIMED_BY}{holder}"
+        watch = self.watches[name]
+        watch.detector.mark_blocked(blocked_by, decision.failed_at, decision.detected_at)
+        if previous is not None and previous.blocked_by == blocked_by:
+            return True  # still recovering there: said once already
+        incident = previous if previous is not None else self._open_failure(name, decision)
+        store.update_incident(incident.id, state="blocked", blocked_by=blocked_by)
+        self.decisions.line(
+            self.clock.now(), name, "claimed_elsewhere", f"{blocked_by} recovers it"
+        )
+        return True
 
     async def _spawn_escalation(self, incident_id: str, reason: str) -> None:
         engine = workflow.engine()

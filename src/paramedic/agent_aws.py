@@ -157,26 +157,37 @@ class AwsSide:
 
     # ------------------------------------------------------------ claims
 
-    async def claim(self, incident: dict[str, Any], component: str, lease: timedelta) -> str | None:
+    async def claim(self, component: str, lease: timedelta) -> str | None:
         """None when this agent may recover ``component`` now; else the agent holding the claim.
 
         The claim is on the component, not the incident: agents with stores of their own open
         incidents of their own, and one recovery at a time per component is the rule whichever
-        agent runs it. The winner mirrors the incident into DynamoDB.
+        agent runs it. When DynamoDB cannot be reached the agent recovers anyway (one decision
+        line says so): a claim table outage must not stop recoveries at three in the morning.
         """
         if self._claims is None:
             return None
-        claim = await self._claims.claim(_claim_key(component), component, self.agent_id, lease)
-        if not claim.won:
-            return str(claim.holder)
-        await self._claims.record_incident(incident)
-        return None
+        try:
+            claim = await self._claims.claim(_claim_key(component), component, self.agent_id, lease)
+        except ParamedicError as exc:
+            self.decisions.line(self.clock.now(), component, "aws_claim_failed", str(exc))
+            return None
+        return None if claim.won else str(claim.holder)
+
+    async def mirror(self, incident: dict[str, Any]) -> None:
+        """Copy an incident into the claims' incident table (when claims are configured)."""
+        if self._claims is None:
+            return
+        try:
+            await self._claims.record_incident(incident)
+        except ParamedicError as exc:
+            self.decisions.line(self.clock.now(), "-", "aws_mirror_failed", str(exc))
 
     async def release(self, component: str, incident: dict[str, Any]) -> None:
         """Mirror the finished incident and give up this agent's claim on the component."""
         if self._claims is not None:
             try:
-                await self._claims.record_incident(incident)
+                await self.mirror(incident)
                 await self._claims.release(_claim_key(component), self.agent_id)
             except ParamedicError as exc:
                 self.decisions.line(self.clock.now(), "-", "aws_claim_release_failed", str(exc))

@@ -197,5 +197,108 @@ def test_stopped_instance_and_deleted_db_are_detected_recovered_and_measured(
     assert orders["measured_rpo_s"] is not None and orders["measured_rpo_s"] >= 0
 
 
+def _ec2_only(
+    cwd: Path, moto: MotoAccount, world: Ec2World, agent: dict[str, Any], approval: str = "none"
+) -> None:
+    """A catalog in ``cwd`` of one aws.ec2 component checked every second, started again on failure."""
+    cwd.mkdir(parents=True, exist_ok=True)
+    web = {
+        "type": "application_server",
+        "rto": "2m",
+        "rpo": "0s",
+        "provider": "aws.ec2",
+        "spec": {"instance_id": world.instance_id, "restart_by": "stop_start"},
+        "health": {"check": "aws.ec2_status", "interval": "1s", "timeout": "5s"},
+        "recovery": [{"strategy": "restart_service", "timeout": "60s", "approval": approval}],
+        "drills": {"allowed": True, "faults": ["stop-instance"]},
+    }
+    (cwd / "paramedic.yaml").write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "state": "sqlite:///paramedic.db",
+                "aws": moto.catalog_block,
+                "agent": agent,
+                "components": {"web": web},
+            }
+        )
+    )
+
+
+def _healthy(cwd: Path) -> bool:
+    return any(c["name"] == "web" and c["state"] == "healthy" for c in _status(cwd))
+
+
+def test_two_agents_race_and_the_recovery_is_claimed_once(
+    moto: MotoAccount, tmp_path: Path, agent_box: list[Agent]
+) -> None:
+    world = build_world(moto)
+    sites = [tmp_path / "agent-a", tmp_path / "agent-b"]
+    for site in sites:
+        _ec2_only(site, moto, world, {"claims": "dynamodb://race"}, approval="required")
+        agent_box.append(start_agent(site))
+    for site, agent in zip(sites, agent_box, strict=True):
+        wait_for("the agent to start", lambda a=agent: "agent_started" in a.log(), timeout=60)
+        wait_for("web healthy", lambda s=site: _healthy(s), timeout=60)
+
+    moto.client("ec2").stop_instances(InstanceIds=[world.instance_id])
+
+    # The first agent to find the failure claims it and waits for an operator's approval;
+    # meanwhile the other one finds the failure too, and its claim is refused.
+    def waiting() -> tuple[Path, str] | None:
+        for site in sites:
+            for incident in history(site, "web", open_only=True):
+                if incident["state"] == "awaiting_approval":
+                    return site, str(incident["id"])
+        return None
+
+    winner, incident_id = wait_for("a recovery awaiting approval", waiting, timeout=60)
+    loser = sites[1 - sites.index(winner)]
+    loser_agent = agent_box[sites.index(loser)]
+    wait_for(
+        "the other agent to find the claim taken",
+        lambda: '"claimed_elsewhere"' in loser_agent.log(),
+        timeout=30,
+    )
+    blocked = history(loser, "web", open_only=True)
+    assert [i["state"] for i in blocked] == ["blocked"], blocked
+    assert blocked[0]["blocked_by"].startswith("agent ") and str(winner) in blocked[0]["blocked_by"]
+    claim = moto.client("dynamodb").get_item(
+        TableName="race-claims", Key={"incident_id": {"S": "component/web"}}
+    )["Item"]
+    assert str(winner) in claim["holder"]["S"]
+
+    paramedic("approve", incident_id, cwd=winner)
+    won = wait_for("the winner recovered", lambda: _done(winner, "web"), timeout=60, every=0.5)
+    lost = wait_for("the other one closed", lambda: _done(loser, "web"), timeout=60, every=0.5)
+    assert (won["state"], won["strategy"]) == ("recovered", "restart_service")
+    assert (lost["state"], lost["strategy"]) == ("recovered", "recovered_elsewhere")
+    assert [s["strategy"] for s in lost["steps"]] == []  # it never acted
+    assert world.instance(world.instance_id)["State"]["Name"] == "running"
+    assert loser_agent.log().count('"claimed_elsewhere"') == 1  # said once, not every check
+
+
+def test_a_stop_instance_drill_is_recovered_by_the_agent_and_measured(
+    moto: MotoAccount, tmp_path: Path, agent_box: list[Agent]
+) -> None:
+    world = build_world(moto)
+    _ec2_only(tmp_path, moto, world, {})
+    agent = start_agent(tmp_path)
+    agent_box.append(agent)
+    wait_for("the agent to start", lambda: "agent_started" in agent.log(), timeout=60)
+    wait_for("web healthy", lambda: _healthy(tmp_path), timeout=60)
+
+    result = paramedic(
+        "drill", "web", "--fault", "stop-instance", "--json", cwd=tmp_path, check=False
+    )
+    assert result.returncode == 0, result.stderr + agent.log()[-3000:]
+    record = json.loads(result.stdout)
+    assert record["verdict"] == "met"
+    assert 0 < record["measured_rto_s"] <= record["target_rto_s"] == 120.0
+    steps = [p for p in record["phases"] if p["phase"] == "step"]
+    assert [(p["strategy"], p["status"]) for p in steps] == [("restart_service", "succeeded")]
+    assert world.instance(world.instance_id)["State"]["Name"] == "running"
+
+
 def _status(cwd: Path) -> list[dict[str, Any]]:
     return list(json.loads(paramedic("status", "--json", cwd=cwd).stdout)["components"])
