@@ -70,6 +70,8 @@ class _Watch:
     paused: bool = False
     event: str | None = None
     """An AWS event just said this component failed: the next failed check is certain."""
+    claimed: tuple[str, datetime] | None = None
+    """Another agent holds the claim on this component's recovery (``blocked_by``, until)."""
 
 
 class Agent:
@@ -283,10 +285,15 @@ class Agent:
             return
         before = watch.detector.state
         failing_dep = (
-            None if result.ok else self.graph.failing_root(name, self._failing_dependencies(name))
+            None
+            if result.ok
+            else self._claimed_by(watch)
+            or self.graph.failing_root(name, self._failing_dependencies(name))
         )
         certain = self._exited(watch) or (None if result.ok else watch.event)
         watch.event = None
+        if result.ok:
+            watch.claimed = None
         decision = watch.detector.observe(
             result, failing_dependency=failing_dep, paused=watch.paused, certain=certain
         )
@@ -323,6 +330,21 @@ class Agent:
             target_rto_s=comp.rto.total_seconds(),
             target_rpo_s=comp.rpo.total_seconds(),
         )
+
+    def _claimed_by(self, watch: _Watch) -> str | None:
+        """``agent HOST:RUN_DIR`` while another agent's claim on this recovery holds.
+
+        The detector treats it like a failing dependency: the failure stays blocked, with no
+        incident reopened at every check, until the claim's lease runs out (then this agent
+        tries to claim it again) or a check passes (recovered elsewhere).
+        """
+        if watch.claimed is None:
+            return None
+        blocked_by, until = watch.claimed
+        if self.clock.now() >= until:
+            watch.claimed = None
+            return None
+        return blocked_by
 
     @staticmethod
     def _exited(watch: _Watch) -> str | None:
@@ -402,14 +424,16 @@ class Agent:
         """
         store = self.store
         assert store is not None
-        holder = await self.aws.claim(name, self.catalog.components[name].rto * 2)
-        if holder is None:
+        held = await self.aws.claim(name, self.catalog.components[name].rto * 2)
+        if held is None:
             return False
+        holder, until = held
         blocked_by = f"{CLAIMED_BY}{holder}"
         watch = self.watches[name]
+        watch.claimed = (blocked_by, until)
         watch.detector.mark_blocked(blocked_by, decision.failed_at, decision.detected_at)
         if previous is not None and previous.blocked_by == blocked_by:
-            return True  # still recovering there: said once already
+            return True  # its lease ran out while it still recovers: said once already
         incident = previous if previous is not None else self._open_failure(name, decision)
         store.update_incident(incident.id, state="blocked", blocked_by=blocked_by)
         self.decisions.line(

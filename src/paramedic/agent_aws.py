@@ -24,7 +24,7 @@ import asyncio
 import logging
 import socket
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from paramedic.errors import ParamedicError
@@ -157,8 +157,8 @@ class AwsSide:
 
     # ------------------------------------------------------------ claims
 
-    async def claim(self, component: str, lease: timedelta) -> str | None:
-        """None when this agent may recover ``component`` now; else the agent holding the claim.
+    async def claim(self, component: str, lease: timedelta) -> tuple[str, datetime] | None:
+        """None when this agent may recover ``component`` now; else who holds the claim, until when.
 
         The claim is on the component, not the incident: agents with stores of their own open
         incidents of their own, and one recovery at a time per component is the rule whichever
@@ -172,7 +172,7 @@ class AwsSide:
         except ParamedicError as exc:
             self.decisions.line(self.clock.now(), component, "aws_claim_failed", str(exc))
             return None
-        return None if claim.won else str(claim.holder)
+        return None if claim.won else (str(claim.holder), claim.expires_at)
 
     async def mirror(self, incident: dict[str, Any]) -> None:
         """Copy an incident into the claims' incident table (when claims are configured)."""
