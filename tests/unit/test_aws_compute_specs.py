@@ -123,3 +123,14 @@ def test_route53_health_is_a_majority_of_checkers() -> None:
 def test_target_group_name_from_its_arn() -> None:
     arn = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/50dc6c495c0c9188"
     assert elbv2.group_name(arn) == "web"
+
+
+def test_the_launch_token_is_unique_per_incident_and_step_and_fits_the_api() -> None:
+    from paramedic.providers.aws.ec2_replace import client_token
+
+    long_a = "inc-20261125T231252-" + "a" * 63 + "-0001"
+    long_b = "inc-20261125T231252-" + "a" * 63 + "-0002"
+    tokens = {client_token(i, s) for i in (long_a, long_b) for s in (0, 1)}
+    assert len(tokens) == 4
+    assert all(len(t) <= 64 for t in tokens)
+    assert client_token(long_a, 0) == client_token(long_a, 0)

@@ -69,12 +69,12 @@ class SnsSender:
         topic = self._topics.get(route.name)
         if topic is None:
             raise DeliveryError(route, "not among the sns:// routes this sender was built with")
-        sns = session.client(self._settings, "sns")
         attributes: dict[str, Any] = {
             "event": {"DataType": "String", "StringValue": notice.event.value},
             "component": {"DataType": "String", "StringValue": notice.component},
         }
         try:
+            sns = session.client(self._settings, "sns")  # a missing profile or region: AwsError
             arn = await self._arn(sns, topic)
             await session.call(
                 sns,

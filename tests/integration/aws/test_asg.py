@@ -205,3 +205,58 @@ async def test_an_unknown_group_is_named(moto: MotoAccount, tmp_path: Path) -> N
         "component 'shop': Auto Scaling group 'nope' does not exist in region us-east-1; "
         "fix spec.group or aws.region"
     )
+
+
+def set_lifecycle(instance_id: str, state: str) -> None:
+    """Put a group member in ``state`` in moto's backend (moto's instances are InService at once)."""
+    from moto.autoscaling.models import autoscaling_backends
+    from moto.core import DEFAULT_ACCOUNT_ID
+
+    group = autoscaling_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].autoscaling_groups["g"]
+    member = next(s for s in group.instance_states if s.instance.id == instance_id)
+    member.lifecycle_state = state
+
+
+async def test_replace_run_again_never_marks_the_replacement_still_launching(
+    moto: MotoAccount, tmp_path: Path
+) -> None:
+    # After a crash the step runs again while Auto Scaling boots the replacement: that
+    # instance is Pending and not yet healthy in the target group. Marking it Unhealthy would
+    # have Auto Scaling terminate the very replacement the recovery waits for.
+    group = make_group(moto)
+    sick, launching = list(group.members())
+    moto.client("ec2").stop_instances(InstanceIds=[sick, launching])
+    set_lifecycle(launching, "Pending")
+    health = {"check": "aws.target_health", "target_group_arn": group.target_group}
+    catalog, provider = provider_for(tmp_path, moto, health)
+    step = STEP.validate_python({"strategy": "replace_instance", "timeout": "1s"})
+    with pytest.raises(AwsError):  # moto replaces nothing: the wait runs out
+        await provider.carry_out(step, context(catalog))
+    assert group.members() == {sick: "Unhealthy", launching: "Healthy"}
+
+
+async def test_scale_out_run_again_after_a_crash_between_tag_and_capacity_finishes_it(
+    moto: MotoAccount, tmp_path: Path
+) -> None:
+    # The tag is written before SetDesiredCapacity; an agent that stopped between the two
+    # finds its tag and sets the capacity it announced (not desired + count again).
+    group = make_group(moto, desired=1, maximum=3)
+    moto.client("autoscaling").create_or_update_tags(
+        Tags=[
+            {
+                "ResourceId": "g",
+                "ResourceType": "auto-scaling-group",
+                "Key": "paramedic:scale-out",
+                "Value": "inc-1-1 1->2",
+                "PropagateAtLaunch": False,
+            }
+        ]
+    )
+    health = {"check": "aws.target_health", "target_group_arn": group.target_group}
+    catalog, provider = provider_for(tmp_path, moto, health)
+    step = STEP.validate_python({"strategy": "scale_out", "timeout": "10s"})
+    result = await provider.carry_out(step, context(catalog, step=1))
+    assert result.output == (
+        "desired capacity of g was raised to 2 for this step; 2 healthy instances"
+    )
+    assert group.describe()["DesiredCapacity"] == 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -17,6 +18,27 @@ from tests.aws_server import MotoAccount
 pytestmark = pytest.mark.integration
 
 LEASE = timedelta(minutes=5)
+
+
+@pytest.fixture(autouse=True)
+def atomic_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make moto's DynamoDB writes atomic, as DynamoDB's are.
+
+    moto's server handles requests in threads with no lock around a conditional write's
+    check and write, so two racing PutItems can both pass ``attribute_not_exists``: the
+    race tests below then failed now and then for the emulator's fault, not the claim's.
+    """
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.RLock()
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
+        original = getattr(DynamoDBBackend, name)
+
+        def atomic(self: object, *args: object, __original: Any = original, **kw: object) -> Any:
+            with lock:
+                return __original(self, *args, **kw)
+
+        monkeypatch.setattr(DynamoDBBackend, name, atomic)
 
 
 async def _tables(moto: MotoAccount, clock: FakeClock | None = None) -> ClaimTable:

@@ -122,3 +122,15 @@ def test_subject_is_ascii_and_at_most_100_characters() -> None:
     assert len(subject) == 100
     assert subject.startswith("[paramedic] caf?: ")
     assert subject.endswith("...")
+
+
+async def test_an_unusable_aws_setting_is_a_failed_delivery_not_a_bare_aws_error() -> None:
+    from paramedic.catalog.aws import AwsSettings
+    from paramedic.notify.sns import SnsSender
+
+    route = NotifyRoute(name="ops-sns", url="sns://arn:aws:sns:us-east-1:123456789012:ops")
+    sender = SnsSender([route], aws=AwsSettings(profile="paramedic-no-such-profile"))
+    with pytest.raises(DeliveryError) as caught:
+        await sender.send(route, notice())
+    assert "AWS profile 'paramedic-no-such-profile' is not in ~/.aws/config" in str(caught.value)
+    assert isinstance(caught.value.__cause__, AwsError)

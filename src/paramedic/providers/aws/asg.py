@@ -119,19 +119,45 @@ class AsgProvider:
             ids = [i for i in ids if i in serving]
         return ids
 
+    async def _sick(self, group: dict[str, Any], in_service: list[str]) -> list[str]:
+        """In-service instances that are unhealthy: to Auto Scaling, or in the check's target group.
+
+        A target still registering (``initial``) or not registered yet is starting, not sick; a
+        draining one is on its way out.
+        """
+        health = {str(i["InstanceId"]): i.get("HealthStatus") for i in group.get("Instances", [])}
+        sick = [i for i in in_service if health.get(i) != "Healthy"]
+        check = self.catalog.components[self.name].health
+        if isinstance(check, TargetHealthCheck):
+            targets = await elbv2.target_health(self.settings, check.target_group_arn)
+            state = {t.instance_id: t.state for t in targets}
+            sick += [
+                i
+                for i in in_service
+                if i not in sick
+                and state.get(i, "initial") not in ("healthy", "initial", "draining")
+            ]
+        return sick
+
     async def _replace(self, step: ReplaceInstance) -> ActionResult:
         within = step_budget(step)
         if self.spec.min_healthy_wait is not None:
             within = min(within, self.spec.min_healthy_wait)
         group = await self.group()
-        members = [str(i["InstanceId"]) for i in group.get("Instances", [])]
-        healthy = await self.healthy_instances(group)
+        # Only instances in service may be marked: a Pending one is the replacement Auto Scaling
+        # is launching (after a crash, the step runs again while it boots) and a Terminating or
+        # Standby one is no longer serving; marking either would have it terminated for nothing.
+        in_service = [
+            str(i["InstanceId"])
+            for i in group.get("Instances", [])
+            if i.get("LifecycleState") == "InService"
+        ]
         check = self.catalog.components[self.name].health
         named = check.instance_id if isinstance(check, Ec2StatusCheck | TargetHealthCheck) else None
-        if named is not None and named in members:
+        if named is not None and named in in_service:
             marked = [named]
         else:
-            marked = [i for i in members if i not in healthy]
+            marked = await self._sick(group, in_service)
         autoscaling = client(self.settings, "autoscaling")
         for instance_id in marked:
             await call(
@@ -176,9 +202,12 @@ class AsgProvider:
         tags = {str(t["Key"]): str(t.get("Value", "")) for t in group.get("Tags", [])}
         done_before = tags.get(SCALE_OUT_TAG, "")
         detail: dict[str, Any] = {"group": self.spec.group, "max": maximum}
+        autoscaling = client(self.settings, "autoscaling")
         if done_before.startswith(marker + " "):
             target = int(done_before.rsplit("->", 1)[-1])
             output = f"desired capacity of {self.spec.group} was raised to {target} for this step"
+            if desired < target:  # the agent stopped between the tag and SetDesiredCapacity
+                await self._set_desired(autoscaling, target)
         else:
             if desired >= maximum:
                 raise ProviderError(
@@ -187,15 +216,7 @@ class AsgProvider:
                     "instances: raise the group's MaxSize"
                 )
             target = min(desired + step.count, maximum)
-            autoscaling = client(self.settings, "autoscaling")
-            await call(
-                autoscaling,
-                "SetDesiredCapacity",
-                self.spec.group,
-                AutoScalingGroupName=self.spec.group,
-                DesiredCapacity=target,
-                HonorCooldown=False,
-            )
+            # The tag first: a step run again after a crash finds it and does not raise twice.
             await call(
                 autoscaling,
                 "CreateOrUpdateTags",
@@ -210,6 +231,7 @@ class AsgProvider:
                     }
                 ],
             )
+            await self._set_desired(autoscaling, target)
             capped = f" (capped at max {maximum})" if target < desired + step.count else ""
             output = (
                 f"raised desired capacity of {self.spec.group} from {desired} to {target}{capped}"
@@ -217,6 +239,16 @@ class AsgProvider:
         serving = await self._wait_healthy(target, set(), step_budget(step))
         detail.update(desired=target, healthy=serving)
         return ActionResult(f"{output}; {len(serving)} healthy instances", detail=detail)
+
+    async def _set_desired(self, autoscaling: Any, target: int) -> None:
+        await call(
+            autoscaling,
+            "SetDesiredCapacity",
+            self.spec.group,
+            AutoScalingGroupName=self.spec.group,
+            DesiredCapacity=target,
+            HonorCooldown=False,
+        )
 
 
 __all__ = ["IAM_ACTIONS", "AsgProvider"]

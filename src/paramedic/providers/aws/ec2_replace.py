@@ -17,6 +17,7 @@ agent crash) finishes the same replacement instead of launching a second.
 from __future__ import annotations
 
 import base64
+import hashlib
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -131,7 +132,7 @@ async def _launch(
     kwargs: dict[str, Any] = {
         "MinCount": 1,
         "MaxCount": 1,
-        "ClientToken": f"paramedic-{ctx.incident_id}-{ctx.step_index}"[:64],
+        "ClientToken": client_token(ctx.incident_id, ctx.step_index),
         "TagSpecifications": [
             {"ResourceType": "instance", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
         ],
@@ -341,3 +342,13 @@ async def _repoint_target_group(provider: Ec2Provider, arn: str, old_id: str, ne
         await elbv2.deregister_target(settings, arn, old_id, ports[old_id])
         done.append(f"deregistered {old_id}")
     return ", ".join(done)
+
+
+def client_token(incident_id: str, step_index: int) -> str:
+    """RunInstances' idempotency token for one step: unique per (incident, step), at most 64 characters.
+
+    A digest, not a cut: two long incident ids that share their first 64 characters must not
+    share a token (AWS would hand the second incident the first one's instance).
+    """
+    digest = hashlib.sha256(f"{incident_id}/{step_index}".encode()).hexdigest()[:48]
+    return f"paramedic-{digest}"

@@ -82,26 +82,41 @@ async def invoke_recovery(
     body = json.dumps(payload, sort_keys=True, default=str).encode()
     limit = within.total_seconds()
     try:
-        response = await asyncio.wait_for(
-            session.call(
-                aws_client,
-                "Invoke",
-                function,
-                FunctionName=function,
-                InvocationType="RequestResponse",
-                Payload=body,
-            ),
-            timeout=limit,
+        response, text = await asyncio.wait_for(
+            asyncio.to_thread(_invoke_sync, aws_client, function, body), timeout=limit
         )
     except TimeoutError:
         raise ProviderError(
             f"Lambda function {function!r} gave no answer within {limit:g}s; "
             "raise the step's timeout or make the function faster"
         ) from None
-    stream = response.get("Payload")
-    raw = stream.read() if stream is not None else b""
-    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
     return _result(function, text, response.get("FunctionError"), response.get("StatusCode"))
+
+
+def _invoke_sync(aws_client: Any, function: str, body: bytes) -> tuple[dict[str, Any], str]:
+    """Invoke and read the answer, both in the worker thread.
+
+    The answer's ``Payload`` is a stream still on the connection: reading it is network I/O
+    that must not run on the event loop, and its errors become ``AwsError`` like the call's.
+    """
+    response: dict[str, Any] = session.call_sync(
+        aws_client,
+        "Invoke",
+        function,
+        FunctionName=function,
+        InvocationType="RequestResponse",
+        Payload=body,
+    )
+    stream = response.get("Payload")
+    try:
+        raw = stream.read() if stream is not None else b""
+    except Exception as exc:
+        raise session.AwsError(
+            f"lambda Invoke {function}: reading the answer failed: "
+            f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+        ) from exc
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+    return response, text
 
 
 def _result(function: str, text: str, function_error: str | None, status: Any) -> ActionResult:
