@@ -49,3 +49,22 @@ def test_settings_merge_component_over_catalog() -> None:
     top = AwsSettings(region="eu-west-1", endpoint_url="http://127.0.0.1:1")
     merged = top.merged(AwsSettings(region="us-east-1"))
     assert (merged.region, merged.endpoint_url) == ("us-east-1", "http://127.0.0.1:1")
+
+
+async def test_collect_reads_every_page(moto: MotoAccount) -> None:
+    from paramedic.providers.aws.session import collect
+
+    sqs = moto.client("sqs")
+    for n in range(3):
+        sqs.create_queue(QueueName=f"q{n}")
+    client_ = client(moto.settings, "sqs")
+    urls = await collect(client_, "ListQueues", "QueueUrls", MaxResults=1)
+    assert sorted(u.rsplit("/", 1)[1] for u in urls) == ["q0", "q1", "q2"]
+
+
+async def test_collect_errors_are_one_line(moto: MotoAccount) -> None:
+    from paramedic.providers.aws.session import collect
+
+    rds = client(moto.settings, "rds")
+    with pytest.raises(AwsError, match=r"^rds DescribeDBSnapshots orders: invalid request: "):
+        await collect(rds, "DescribeDBSnapshots", "DBSnapshots", "orders", MaxRecords="many")

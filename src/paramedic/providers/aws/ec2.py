@@ -27,7 +27,7 @@ from paramedic.catalog.model import ReplaceInstance, RestartService
 from paramedic.errors import ProviderError
 from paramedic.providers.aws import ssm
 from paramedic.providers.aws.compute_specs import COMPONENT_TAG, EC2, Ec2Spec
-from paramedic.providers.aws.session import AwsError, call, client, error_code, wait_for
+from paramedic.providers.aws.session import AwsError, call, client, collect, error_code, wait_for
 from paramedic.providers.base import (
     ActionContext,
     ActionResult,
@@ -125,8 +125,8 @@ async def find_instances(settings: AwsSettings, tags: dict[str, str]) -> list[di
     filters = [{"Name": f"tag:{key}", "Values": [value]} for key, value in tags.items()]
     filters.append({"Name": "instance-state-name", "Values": list(LIVE_STATES)})
     what = ",".join(f"{k}={v}" for k, v in tags.items())
-    answer = await call(ec2, "DescribeInstances", what, Filters=filters)
-    found = [i for r in answer.get("Reservations", []) for i in r.get("Instances", [])]
+    reservations = await collect(ec2, "DescribeInstances", "Reservations", what, Filters=filters)
+    found = [i for r in reservations for i in r.get("Instances", [])]
     return sorted(found, key=lambda i: str(i.get("LaunchTime", "")), reverse=True)
 
 

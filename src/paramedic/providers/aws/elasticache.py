@@ -92,9 +92,9 @@ async def describe_cluster(settings: AwsSettings, cluster_id: str) -> dict[str, 
 async def current_cluster(settings: AwsSettings, spec: ElastiCacheSpec) -> str:
     """The newest cluster restored in place of ``spec.cache_cluster_id``, else that id."""
     prefix = derived_id(spec.cache_cluster_id, "r00000000", 40)[:-8]
-    found = await session.call(ec(settings), "DescribeCacheClusters")
+    clusters = await session.collect(ec(settings), "DescribeCacheClusters", "CacheClusters")
     candidates = sorted(
-        (c for c in found.get("CacheClusters", []) if c["CacheClusterId"].startswith(prefix)),
+        (c for c in clusters if c["CacheClusterId"].startswith(prefix)),
         key=lambda c: str(c.get("CacheClusterCreateTime", "")),
         reverse=True,
     )
@@ -263,12 +263,14 @@ class ElastiCacheProvider:
     async def _newest_snapshot(self, clusters: set[str], target: datetime | None) -> dict[str, Any]:
         found: list[dict[str, Any]] = []
         for cluster_id in sorted(clusters):
-            page = await session.call(
-                ec(self.settings), "DescribeSnapshots", cluster_id, CacheClusterId=cluster_id
+            snapshots = await session.collect(
+                ec(self.settings),
+                "DescribeSnapshots",
+                "Snapshots",
+                cluster_id,
+                CacheClusterId=cluster_id,
             )
-            found.extend(
-                s for s in page.get("Snapshots", []) if s.get("SnapshotStatus") == "available"
-            )
+            found.extend(s for s in snapshots if s.get("SnapshotStatus") == "available")
         if target is not None:
             found = [s for s in found if (t := _snapshot_time(s)) is not None and t <= target]
         if not found:

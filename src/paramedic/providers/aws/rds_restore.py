@@ -224,12 +224,16 @@ async def _retained_backup(provider: RdsProvider, source_id: str) -> dict[str, A
 async def _newest_snapshot(
     provider: RdsProvider, source_id: str, target: datetime | None
 ) -> dict[str, Any]:
-    found = await session.call(
-        rds(provider.settings), "DescribeDBSnapshots", source_id, DBInstanceIdentifier=source_id
+    snapshots = await session.collect(
+        rds(provider.settings),
+        "DescribeDBSnapshots",
+        "DBSnapshots",
+        source_id,
+        DBInstanceIdentifier=source_id,
     )
     usable = [
         s
-        for s in found.get("DBSnapshots", [])
+        for s in snapshots
         if s.get("Status") == "available"
         and utc(s.get("SnapshotCreateTime")) is not None
         and (target is None or utc(s["SnapshotCreateTime"]) <= target)  # type: ignore[operator]

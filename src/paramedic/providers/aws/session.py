@@ -9,6 +9,8 @@ Every AWS module reaches AWS through here:
   the API call in a worker thread; a ``ClientError`` (or an unreachable
   endpoint, missing credentials or region) becomes one ``AwsError`` line
   naming the service, the API and the resource.
+- ``await collect(client, "DescribeDBSnapshots", "DBSnapshots", "orders", ...)``: every
+  page of a list call.
 - ``await wait_for(probe, within=..., interval=..., what=...)``: poll until
   ``probe`` returns something other than None (boto3's waiters have fixed
   delays of 15-30 s, too coarse for an RTO in minutes).
@@ -96,6 +98,26 @@ def forget_clients() -> None:
 async def call(aws_client: Any, operation: str, resource: str = "", **kwargs: Any) -> Any:
     """Call ``operation`` (AWS's name, ``DescribeInstances``) in a thread; errors become ``AwsError``."""
     return await asyncio.to_thread(call_sync, aws_client, operation, resource, **kwargs)
+
+
+async def collect(
+    aws_client: Any, operation: str, key: str, resource: str = "", **kwargs: Any
+) -> list[Any]:
+    """Every item under ``key`` of every page of ``operation`` (botocore's paginator), in a thread.
+
+    For the list calls whose first page (often 100 items) is not the whole answer: snapshots,
+    clusters, instances of a large account. Errors become ``AwsError`` as with ``call``.
+    """
+
+    def pages() -> list[Any]:
+        service = aws_client.meta.service_model.service_name
+        try:
+            paginator = aws_client.get_paginator(_snake(operation))
+            return [item for page in paginator.paginate(**kwargs) for item in page.get(key, [])]
+        except Exception as exc:
+            raise AwsError(_reason(service, operation, resource, exc), _code(exc)) from exc
+
+    return await asyncio.to_thread(pages)
 
 
 def call_sync(aws_client: Any, operation: str, resource: str = "", **kwargs: Any) -> Any:
