@@ -31,7 +31,7 @@ from paramedic.errors import NotBuiltYet, ParamedicError, ProviderUnavailable
 from paramedic.graph import DependencyGraph
 from paramedic.lock import agent_lock
 from paramedic.notify import Notice, Notifier
-from paramedic.providers.base import Provider
+from paramedic.providers.base import NativeRecoveryPoints, Provider
 from paramedic.providers.registry import build_provider
 from paramedic.recovery import durable, workflow
 from paramedic.recovery.engine import RecoveryEngine
@@ -666,13 +666,20 @@ class Agent:
         assert self.backups is not None
         now = self.clock.now()
         for name, comp in self.catalog.components.items():
-            if comp.backup is None or comp.rpo.total_seconds() <= 0 or name in self._backing_up:
+            if comp.rpo.total_seconds() <= 0 or name in self._backing_up:
                 continue
             watch = self.watches.get(name)
             if watch is None or watch.provider is None:
                 continue
+            native = isinstance(watch.provider, NativeRecoveryPoints)
+            if comp.backup is None and not native:
+                continue
             try:
-                window = (await self.backups.inventory(name)).window
+                if comp.backup is None:
+                    assert isinstance(watch.provider, NativeRecoveryPoints)
+                    window = await watch.provider.native_window()
+                else:
+                    window = (await self.backups.inventory(name)).window
             except ParamedicError as exc:
                 log.warning("RPO exposure of %s: %s", name, exc)
                 continue

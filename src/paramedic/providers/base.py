@@ -166,6 +166,15 @@ class BackupCapable(Protocol):
         ...
 
 
+@runtime_checkable
+class NativeRecoveryPoints(Protocol):
+    """A provider whose service keeps recovery points by itself (``ProviderInfo.native_backups``)."""
+
+    async def native_window(self) -> RestorableWindow:
+        """What the service's own recovery points can restore (for ``rpo_at_risk``)."""
+        ...
+
+
 @dataclass(frozen=True)
 class FaultContext:
     """Everything a provider needs to inject one fault on purpose (a drill)."""

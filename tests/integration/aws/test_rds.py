@@ -241,3 +241,20 @@ def test_cli_restore_renames_into_place(tmp_path: Path, moto: MotoAccount) -> No
     )
     assert tags(found["orders"])["paramedic:incident"] == incident["id"]
     assert found[aside]["DBInstanceStatus"] == "available"
+
+
+async def test_native_window_ends_at_the_latest_restorable_time(
+    tmp_path: Path, moto: MotoAccount
+) -> None:
+    from paramedic.providers.aws.rds_instances import latest_restorable
+    from paramedic.providers.base import NativeRecoveryPoints
+
+    placed_db(moto)
+    provider = _provider(tmp_path, moto)
+    assert isinstance(provider, NativeRecoveryPoints)  # the agent watches its RPO exposure
+    window = await provider.native_window()
+    instance = moto.client("rds").describe_db_instances(DBInstanceIdentifier="orders")
+    latest = latest_restorable(instance["DBInstances"][0])
+    assert window.newest is not None and latest is not None
+    # moto reports "now" as LatestRestorableTime at every call: the two reads are moments apart
+    assert abs((latest - window.newest).total_seconds()) < 5

@@ -225,6 +225,14 @@ class RdsProvider:
         """From the recovery points, widened by the instance's own point-in-time window."""
         engine = await self._engine(ctx)
         window = await engine.restorable_window(ctx)
+        return await self.native_window(window)
+
+    async def native_window(self, window: RestorableWindow | None = None) -> RestorableWindow:
+        """RDS's own point-in-time window (automated backups), widening ``window``.
+
+        The agent watches its newest end against the RPO (``rpo_at_risk``) also for an
+        instance without ``backup:``, whose only recovery points are RDS's own.
+        """
         ident = await current_identifier(self.settings, self.spec)
         instance = await describe_instance(self.settings, ident)
         newest = latest_restorable(instance) if instance else None
@@ -238,8 +246,9 @@ class RdsProvider:
             utc((b.get("RestoreWindow") or {}).get("EarliestTime"))
             for b in found.get("DBInstanceAutomatedBackups", [])
         ]
-        oldest_candidates = [t for t in [window.oldest, *earliest] if t is not None]
-        newest_candidates = [t for t in (window.newest, newest) if t is not None]
+        points = window or RestorableWindow(None, None)
+        oldest_candidates = [t for t in [points.oldest, *earliest] if t is not None]
+        newest_candidates = [t for t in (points.newest, newest) if t is not None]
         return RestorableWindow(
             oldest=min(oldest_candidates) if oldest_candidates else None,
             newest=max(newest_candidates) if newest_candidates else None,
