@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import contextvars
 import logging
+import math
 import signal
 from dataclasses import dataclass
 from datetime import datetime
@@ -55,6 +56,9 @@ FAILING = frozenset(
 
 # ---------------------------------------------------------------- the agent
 
+
+NATIVE_WINDOW_EVERY_S = 60.0
+"""How often the agent reads a service's own restorable window (RDS) for ``rpo_at_risk``."""
 
 CLAIMED_BY = "agent "
 """``blocked_by`` of an incident another agent claimed (``agent HOST:RUN_DIR``)."""
@@ -104,6 +108,7 @@ class Agent:
         self._rpo_warned: set[str] = set()
         self._drill_schedule = DrillSchedule()
         self._checks: dict[str, CheckTally] = {}
+        self._native_checked: dict[str, float] = {}
         self.aws = AwsSide(catalog, self.decisions, self.clock)
 
     # ------------------------------------------------------------ lifecycle
@@ -674,6 +679,8 @@ class Agent:
             native = isinstance(watch.provider, NativeRecoveryPoints)
             if comp.backup is None and not native:
                 continue
+            if comp.backup is None and not self._native_due(name):
+                continue
             try:
                 if comp.backup is None:
                     assert isinstance(watch.provider, NativeRecoveryPoints)
@@ -704,6 +711,14 @@ class Agent:
                     )
             elif not exposure.at_risk:
                 self._rpo_warned.discard(name)
+
+    def _native_due(self, name: str) -> bool:
+        """A service's own window is asked for once a minute, not at every tick (API rate limits)."""
+        now = self.clock.monotonic()
+        if now - self._native_checked.get(name, -math.inf) < NATIVE_WINDOW_EVERY_S:
+            return False
+        self._native_checked[name] = now
+        return True
 
     async def reload(self) -> None:
         """SIGHUP: re-read the catalog; add, change and remove watches without dropping incidents."""
