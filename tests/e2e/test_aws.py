@@ -35,7 +35,7 @@ def _t(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def _catalog(tmp_path: Path, moto: MotoAccount, world: Ec2World, db: str) -> Path:
+def _catalog(tmp_path: Path, moto: MotoAccount, world: Ec2World, db: str, topic_arn: str) -> Path:
     components: dict[str, Any] = {
         "web": {
             "type": "application_server",
@@ -84,7 +84,14 @@ def _catalog(tmp_path: Path, moto: MotoAccount, world: Ec2World, db: str) -> Pat
                 "location": "us-east-1a",
                 "state": "sqlite:///paramedic.db",
                 "aws": moto.catalog_block,
-                "agent": {"events_queue": "paramedic-events"},
+                "agent": {"events_queue": "paramedic-events", "metrics_namespace": "Paramedic"},
+                "notify": [
+                    {
+                        "name": "ops-topic",
+                        "url": f"sns://{topic_arn}",
+                        "events": ["failure_detected", "recovery_succeeded"],
+                    }
+                ],
                 "components": components,
             },
             indent=2,
@@ -117,6 +124,35 @@ def _ec2_event(moto: MotoAccount, instance_id: str) -> None:
     assert answer["FailedEntryCount"] == 0
 
 
+def _subscribed_topic(moto: MotoAccount) -> tuple[str, str]:
+    """An SNS topic with an SQS queue subscribed to it (raw delivery): (topic ARN, queue URL)."""
+    sns, sqs = moto.client("sns"), moto.client("sqs")
+    topic = sns.create_topic(Name="paramedic-ops")["TopicArn"]
+    queue = sqs.create_queue(QueueName="ops-inbox")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(
+        TopicArn=topic,
+        Protocol="sqs",
+        Endpoint=queue_arn,
+        Attributes={"RawMessageDelivery": "true"},
+    )
+    return topic, queue
+
+
+def _drain(moto: MotoAccount, queue: str) -> set[tuple[str, str]]:
+    """(event, component) of the notices waiting in ``queue``."""
+    sqs = moto.client("sqs")
+    got = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+    found = set()
+    for message in got.get("Messages", []):
+        body = json.loads(message["Body"])
+        found.add((body["event"], body["component"]))
+        sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+    return found
+
+
 def _done(cwd: Path, name: str) -> dict[str, Any] | None:
     finished = [i for i in history(cwd, name) if i["state"] in ("recovered", "escalated")]
     return finished[0] if finished else None
@@ -127,7 +163,8 @@ def test_stopped_instance_and_deleted_db_are_detected_recovered_and_measured(
 ) -> None:
     world = build_world(moto)
     db = placed_db(moto, "orders")
-    _catalog(tmp_path, moto, world, db.identifier)
+    topic_arn, inbox = _subscribed_topic(moto)
+    _catalog(tmp_path, moto, world, db.identifier, topic_arn)
 
     wired = json.loads(paramedic("aws", "wire-events", "--json", cwd=tmp_path).stdout)
     assert wired["queue_url"].endswith("/paramedic-events")
@@ -195,6 +232,25 @@ def test_stopped_instance_and_deleted_db_are_detected_recovered_and_measured(
         assert _t(incident["failed_at"]) <= _t(incident["detected_at"])
         assert _t(incident["detected_at"]) <= _t(incident["recovered_at"])
     assert orders["measured_rpo_s"] is not None and orders["measured_rpo_s"] >= 0
+
+    # The pages went to SNS, and the agent's metrics to CloudWatch.
+    seen: set[tuple[str, str]] = set()
+    wanted = {(e, c) for e in ("failure_detected", "recovery_succeeded") for c in ("web", "orders")}
+
+    def pages() -> set[tuple[str, str]] | None:
+        seen.update(_drain(moto, inbox))
+        return seen if wanted <= seen else None
+
+    wait_for("the SNS pages", pages, timeout=30, every=0.5)
+    cloudwatch = moto.client("cloudwatch")
+
+    def metrics() -> set[tuple[str, str]] | None:
+        listed = cloudwatch.list_metrics(Namespace="Paramedic")["Metrics"]
+        found = {(m["MetricName"], m["Dimensions"][0]["Value"]) for m in listed}
+        wanted = {("Healthy", "web"), ("Healthy", "orders"), ("MeasuredRTO", "web")}
+        return found if wanted <= found else None
+
+    wait_for("the agent's CloudWatch metrics", metrics, timeout=30, every=1)
 
 
 def _ec2_only(
