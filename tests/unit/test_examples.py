@@ -163,3 +163,13 @@ def test_planted_gap_outside_a_component_is_refused(tmp_path: Path) -> None:
     catalog.write_text("version: 1\ncomponents:\n  a: {}\nnotify: [] # planted gap: no_recovery\n")
     with pytest.raises(AssertionError, match=r"c\.yaml:4: planted gap outside a component"):
         planted_gaps(catalog)
+
+
+def test_the_aws_example_loads_and_plans_without_a_gap() -> None:
+    catalog = load_catalog(EXAMPLES / "aws" / "paramedic.yaml")
+    assert {n: c.provider for n, c in catalog.components.items()} == {
+        "web": "aws.ec2",
+        "orders-db": "aws.rds",
+    }
+    assert catalog.agent.events_queue == "paramedic-events"
+    assert analyze(catalog).gaps == []
