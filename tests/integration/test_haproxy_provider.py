@@ -273,9 +273,16 @@ async def test_backend_down_then_repointed_persisted_and_reloaded(site: Site) ->
 
     before = info_fields(await runtime_api(str(site.sock), "show info"))["Pid"]
     reloaded = await provider.reload()
-    after = info_fields(await runtime_api(str(site.sock), "show info"))["Pid"]
+    after = reloaded.rsplit("worker ", 1)[1]
     assert after != before
     assert reloaded == f"reloaded {site.cfg} in lb (master pid {pid}): worker {after}"
+    # the old worker may still answer on the socket while it finishes: soon only the new one does
+    for _ in range(100):
+        if info_fields(await runtime_api(str(site.sock), "show info"))["Pid"] == after:
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError(f"the stats socket never answered from the new worker {after}")
     assert provider.pid == pid
     await site.until(lambda r: r.ok)
     assert await site.get() == "B"
