@@ -15,13 +15,13 @@ import logging
 import math
 import signal
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TextIO
 
 from paramedic.agent_aws import AwsSide
 from paramedic.backup import BackupService, next_run, rpo_exposure, verify_due
 from paramedic.catalog.loader import load_catalog
-from paramedic.catalog.model import Catalog, Event
+from paramedic.catalog.model import Catalog, Component, Event
 from paramedic.checks import CheckScheduler
 from paramedic.checks.result import CheckResult
 from paramedic.clock import Clock, RealClock
@@ -62,6 +62,20 @@ NATIVE_WINDOW_EVERY_S = 60.0
 
 CLAIMED_BY = "agent "
 """``blocked_by`` of an incident another agent claimed (``agent HOST:RUN_DIR``)."""
+
+
+def claim_lease(component: Component) -> timedelta:
+    """How long a recovery claim holds: twice the RTO, or the whole ladder when that is longer.
+
+    The ladder's length counts every step's timeout and approval wait, so a slow but
+    healthy recovery is never taken over by another agent half-way.
+    """
+    ladder = timedelta(0)
+    for step in component.recovery:
+        ladder += step.timeout
+        if step.needs_approval:
+            ladder += step.approval_timeout or step.timeout
+    return max(component.rto * 2, ladder * 1.5)
 
 
 @dataclass
@@ -429,7 +443,7 @@ class Agent:
         """
         store = self.store
         assert store is not None
-        held = await self.aws.claim(name, self.catalog.components[name].rto * 2)
+        held = await self.aws.claim(name, claim_lease(self.catalog.components[name]))
         if held is None:
             return False
         holder, until = held
