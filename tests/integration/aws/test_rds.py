@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -194,6 +196,21 @@ async def test_restore_with_route53_cutover_points_the_record_and_the_check_foll
     moto.client("rds").stop_db_instance(DBInstanceIdentifier="orders")
     check = await run_check(provider.catalog.components["orders"].health, clock=RealClock())
     assert check.ok and new_id in check.detail
+    # EventBridge events about the restored instance reach the component too
+    from paramedic.providers.aws.events import AwsEvent, components_for
+
+    about = AwsEvent(
+        source="aws.rds",
+        detail_type="RDS DB Instance Event",
+        resources=(new_id,),
+        state="failure",
+        at=datetime.now(UTC),
+        summary=f"RDS DB instance {new_id}: failure",
+        failing=True,
+    )
+    assert await components_for(about, provider.catalog) == ["orders"]
+    elsewhere = dataclasses.replace(about, resources=("someone-elses-db",))
+    assert await components_for(elsewhere, provider.catalog) == []
 
 
 async def test_faults_reboot_and_delete_with_a_final_snapshot(

@@ -242,7 +242,7 @@ async def components_for(event: AwsEvent, catalog: Catalog) -> list[str]:
         if event.detail_type == EC2_STATE_CHANGE:
             names.update(await _ec2_components(resource, catalog))
         elif event.detail_type == RDS_INSTANCE_EVENT:
-            names.update(_matching(catalog, "db_instance_identifier", resource))
+            names.update(await _rds_components(resource, catalog))
         elif event.detail_type == ALARM_STATE_CHANGE:
             names.update(
                 name
@@ -270,6 +270,32 @@ async def _ec2_components(instance_id: str, catalog: Catalog) -> set[str]:
                 for tag in instance.get("Tags", []):
                     if tag.get("Key") == COMPONENT_TAG and tag.get("Value") in catalog.components:
                         names.add(str(tag["Value"]))
+    return names
+
+
+async def _rds_components(identifier: str, catalog: Catalog) -> set[str]:
+    """Components whose DB instance is ``identifier``: the spec's, or the restored one serving it.
+
+    With ``cutover: route53`` a restore leaves a new instance (``ID-r…``) serving the
+    component under its own identifier; its events must reach the component too.
+    """
+    from paramedic.providers.aws.data_specs import RdsSpec
+    from paramedic.providers.aws.rds_instances import current_identifier
+
+    names = _matching(catalog, "db_instance_identifier", identifier)
+    for name, component in catalog.components.items():
+        if component.provider != "aws.rds" or name in names:
+            continue
+        spec = RdsSpec.model_validate(component.spec)
+        if spec.cutover != "route53":
+            continue
+        try:
+            if await current_identifier(catalog.aws_for(name), spec) == identifier:
+                names.add(name)
+        except ParamedicError as exc:
+            log.info(
+                "RDS event about %s: cannot tell whether %s serves it: %s", identifier, name, exc
+            )
     return names
 
 
