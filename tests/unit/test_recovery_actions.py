@@ -7,6 +7,7 @@ from typing import Any
 
 from paramedic.catalog.model import Catalog, Run
 from paramedic.plan import analyze
+from paramedic.providers.aws.lambda_run import incident_payload
 from paramedic.providers.base import ActionContext
 from paramedic.recovery import actions
 
@@ -64,14 +65,16 @@ def test_the_payload_is_the_incident() -> None:
     assert isinstance(step, Run)
     failed = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
     ctx = ActionContext("inc-1", 0, "cache", catalog.components["cache"], catalog, failed_at=failed)
-    assert actions.payload(step, ctx) == {
+    assert incident_payload(ctx, step.strategy) == {
         "incident_id": "inc-1",
         "step_index": 0,
         "component": "cache",
         "strategy": "run",
         "failed_at": "2026-11-25T03:00:00+00:00",
+        "catalog": "<catalog>",
         "location": "site-a",
         "type": "cache",
         "provider": "redis",
         "spec": {"dir": "/tmp/x"},
+        "dry_run": False,
     }

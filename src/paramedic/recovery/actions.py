@@ -9,7 +9,7 @@ may call it again after the agent crashed mid-step.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from paramedic.catalog.model import Run
 
@@ -26,10 +26,13 @@ def by_function(step: Strategy) -> bool:
 async def carry_out(provider: Provider, step: Strategy, ctx: ActionContext) -> ActionResult:
     """Carry ``step`` out through Lambda (``run`` with ``function``) or the component's provider."""
     if isinstance(step, Run) and step.function is not None:
-        from paramedic.providers.aws.lambda_run import invoke_recovery
+        from paramedic.providers.aws.lambda_run import incident_payload, invoke_recovery
 
         return await invoke_recovery(
-            ctx.catalog.aws_for(ctx.component_name), step.function, payload(step, ctx), step.timeout
+            ctx.catalog.aws_for(ctx.component_name),
+            step.function,
+            incident_payload(ctx, step.strategy),
+            step.timeout,
         )
     return await provider.carry_out(step, ctx)
 
@@ -39,18 +42,3 @@ def describe(provider: Provider, step: Strategy) -> str:
     if isinstance(step, Run) and step.function is not None:
         return f"invoke the Lambda function {step.function!r} with the incident as its payload"
     return provider.describe(step)
-
-
-def payload(step: Run, ctx: ActionContext) -> dict[str, Any]:
-    """The incident as a Lambda function receives it."""
-    return {
-        "incident_id": ctx.incident_id,
-        "step_index": ctx.step_index,
-        "component": ctx.component_name,
-        "strategy": step.strategy,
-        "failed_at": ctx.failed_at.isoformat() if ctx.failed_at else None,
-        "location": ctx.catalog.location_of(ctx.component_name),
-        "type": ctx.component.type.value,
-        "provider": ctx.component.provider,
-        "spec": ctx.component.spec,
-    }

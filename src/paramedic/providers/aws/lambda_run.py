@@ -44,7 +44,10 @@ def incident_payload(ctx: ActionContext, strategy: str = "run") -> dict[str, Any
         "strategy": strategy,
         "failed_at": ctx.failed_at.isoformat() if ctx.failed_at else None,
         "catalog": ctx.catalog.source,
-        "location": ctx.component.location or ctx.catalog.location,
+        "location": ctx.catalog.location_of(ctx.component_name),
+        "type": ctx.component.type.value,
+        "provider": ctx.component.provider,
+        "spec": ctx.component.spec,
         "dry_run": ctx.dry_run,
     }
 
