@@ -123,7 +123,7 @@ class Agent:
         self._drill_schedule = DrillSchedule()
         self._checks: dict[str, CheckTally] = {}
         self._native_checked: dict[str, float] = {}
-        self.aws = AwsSide(catalog, self.decisions, self.clock)
+        self.aws = AwsSide(catalog, self.decisions, self.clock, self._spawn)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -526,7 +526,8 @@ class Agent:
             )
         if ok:
             self._spawn(self._dependency_recovered(component))
-        self._spawn(self._aws_recovery_finished(component, ok))
+        if self.aws.follows_recoveries:
+            self._spawn(self._aws_recovery_finished(component, ok))
 
     async def _aws_recovery_finished(self, component: str, ok: bool) -> None:
         """Metrics of the finished recovery and the release of its claim (when configured)."""

@@ -21,7 +21,6 @@ retried at the next poll.
 from __future__ import annotations
 
 import asyncio
-import logging
 import socket
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -32,8 +31,6 @@ from paramedic.errors import ParamedicError
 if TYPE_CHECKING:
     from paramedic.catalog.model import Catalog
     from paramedic.decisions import DecisionLog
-
-log = logging.getLogger(__name__)
 
 METRICS_PERIOD_S = 10.0
 """How often buffered metrics are sent (CloudWatch keeps 1-minute resolution by default)."""
@@ -52,10 +49,18 @@ def agent_id(run_dir: str) -> str:
 class AwsSide:
     """What the agent does through AWS besides checking and recovering components."""
 
-    def __init__(self, catalog: Catalog, decisions: DecisionLog, clock: Any) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        decisions: DecisionLog,
+        clock: Any,
+        spawn: Callable[[Awaitable[Any]], None],
+    ) -> None:
+        """``spawn`` runs a coroutine in the background as one of the agent's own tasks."""
         self.catalog = catalog
         self.decisions = decisions
         self.clock = clock
+        self._spawn_task = spawn
         self.agent_id = agent_id(str(catalog.resolve_path(catalog.agent.run_dir)))
         self._metrics: Any = None
         self._claims: Any = None
@@ -70,6 +75,11 @@ class AwsSide:
     def metrics_on(self) -> bool:
         """True when the agent publishes CloudWatch metrics."""
         return self.catalog.agent.metrics_namespace is not None
+
+    @property
+    def follows_recoveries(self) -> bool:
+        """True when a finished recovery concerns AWS (its metrics, or its claim to release)."""
+        return self.metrics_on or self.catalog.agent.claims is not None
 
     async def start(self) -> None:
         """Build the metrics publisher and the claim table (creating its tables) when configured."""
@@ -195,14 +205,15 @@ class AwsSide:
     # ------------------------------------------------------------ plumbing
 
     def _spawn(self, coro: Awaitable[Any]) -> None:
-        task = asyncio.ensure_future(coro)
-        task.add_done_callback(_report)
+        self._spawn_task(self._quietly(coro))
+
+    async def _quietly(self, coro: Awaitable[Any]) -> None:
+        """A metrics call that fails is one decision line, never an unretrieved task error."""
+        try:
+            await coro
+        except ParamedicError as exc:
+            self.decisions.line(self.clock.now(), "-", "aws_metrics_failed", str(exc))
 
 
 def _claim_key(component: str) -> str:
     return f"component/{component}"
-
-
-def _report(task: asyncio.Future[Any]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.warning("AWS metrics call failed: %s", task.exception())
