@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -100,22 +101,13 @@ class AwsBackupEngine:
         job_id = str(started["BackupJobId"])
         ctx.log(f"{ctx.component_name}: AWS Backup job {job_id} started in vault {self.vault}")
 
-        async def done() -> dict[str, Any] | None:
-            job: dict[str, Any] = await session.call(
-                self.client, "DescribeBackupJob", job_id, BackupJobId=job_id
-            )
-            state = job.get("State")
-            if state in _FAILED:
-                raise ProviderError(
-                    f"AWS Backup job {job_id} of {self.resource_arn} ended {state}: "
-                    f"{job.get('StatusMessage', 'no message')}"
-                )
-            if job.get("PercentDone"):
-                ctx.progress(float(job["PercentDone"]) / 100, f"backup job {job_id}")
-            return job if state == "COMPLETED" else None
-
-        job = await session.wait_for(
-            done, within=_JOB_WAIT, interval=self.settings.poll, what=f"backup job {job_id}"
+        job = await self._finished(
+            "DescribeBackupJob",
+            {"BackupJobId": job_id},
+            "State",
+            f"AWS Backup job {job_id} of {self.resource_arn}",
+            f"backup job {job_id}",
+            lambda done: ctx.progress(done, f"backup job {job_id}"),
         )
         taken = utc(job.get("CreationDate")) or utc(started.get("CreationDate"))
         return RecoveryPoint(
@@ -191,23 +183,43 @@ class AwsBackupEngine:
         )
         job_id = str(started["RestoreJobId"])
 
-        async def done() -> dict[str, Any] | None:
-            job: dict[str, Any] = await session.call(
-                self.client, "DescribeRestoreJob", job_id, RestoreJobId=job_id
-            )
-            status = job.get("Status")
-            if status in _FAILED:
-                raise ProviderError(
-                    f"AWS Backup restore job {job_id} of {point.location} ended {status}: "
-                    f"{job.get('StatusMessage', 'no message')}"
-                )
-            return job if status == "COMPLETED" else None
-
-        job = await session.wait_for(
-            done, within=_JOB_WAIT, interval=self.settings.poll, what=f"restore job {job_id}"
+        job = await self._finished(
+            "DescribeRestoreJob",
+            {"RestoreJobId": job_id},
+            "Status",
+            f"AWS Backup restore job {job_id} of {point.location}",
+            f"restore job {job_id}",
         )
         created = str(job.get("CreatedResourceArn") or "")
         return await self._check_restored(created or f"db:{scratch}", point)
+
+    async def _finished(
+        self,
+        operation: str,
+        job: dict[str, str],
+        state_key: str,
+        subject: str,
+        what: str,
+        progress: Callable[[float], None] | None = None,
+    ) -> dict[str, Any]:
+        """Poll a backup or restore job until COMPLETED; ProviderError when it ends otherwise."""
+        job_id = next(iter(job.values()))
+
+        async def done() -> dict[str, Any] | None:
+            answer: dict[str, Any] = await session.call(self.client, operation, job_id, **job)
+            state = answer.get(state_key)
+            if state in _FAILED:
+                raise ProviderError(
+                    f"{subject} ended {state}: {answer.get('StatusMessage', 'no message')}"
+                )
+            if progress is not None and answer.get("PercentDone"):
+                progress(float(answer["PercentDone"]) / 100)
+            return answer if state == "COMPLETED" else None
+
+        found: dict[str, Any] = await session.wait_for(
+            done, within=_JOB_WAIT, interval=self.settings.poll, what=what
+        )
+        return found
 
     async def _check_restored(self, created_arn: str, point: RecoveryPoint) -> Verification:
         from paramedic.providers.aws.rds_instances import rds, wait_available
