@@ -140,13 +140,13 @@ async def profiled(args: argparse.Namespace) -> str | None:
 async def measure_agent(args: argparse.Namespace, agent: Agent, load_s: float) -> dict[str, Any]:
     """Run paramedic's Agent on a generated catalog; measure after one interval of warm-up."""
     failed = [0]
-    on_result = agent._on_result
+    on_result = agent.watching.on_result
 
     async def counting(name: str, result: CheckResult) -> None:
         failed[0] += not result.ok
         await on_result(name, result)
 
-    agent._on_result = counting  # type: ignore[method-assign]  # count failed checks too
+    agent.watching.on_result = counting  # type: ignore[method-assign]  # count failed checks too
     loaded = time.monotonic()
     running = asyncio.create_task(agent.run())
     # the Agent has no "started" event to wait on: poll until its scheduler holds every check

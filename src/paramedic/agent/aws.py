@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -54,7 +54,7 @@ class AwsSide:
         catalog: Catalog,
         decisions: DecisionLog,
         clock: Any,
-        spawn: Callable[[Awaitable[Any]], None],
+        spawn: Callable[[Coroutine[Any, Any, Any]], None],
     ) -> None:
         """``spawn`` runs a coroutine in the background as one of the agent's own tasks."""
         self.catalog = catalog

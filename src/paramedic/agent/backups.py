@@ -1,0 +1,81 @@
+"""Scheduled backups and verifications of every component with ``backup:``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+
+from paramedic.agent.parts import AgentParts, Loop
+from paramedic.backup import BackupService, next_run, verify_due
+from paramedic.errors import ParamedicError
+
+log = logging.getLogger("paramedic.agent")
+
+
+class Backups(Loop):
+    """Takes each component's backup when its schedule says, and verifies when ``verify`` says."""
+
+    name = "backups"
+
+    def __init__(self, parts: AgentParts, service: BackupService) -> None:
+        super().__init__()
+        self.parts = parts
+        self.service = service
+        self.busy: set[str] = set()
+        """Components whose backup or verification runs now (the RPO watch leaves them alone)."""
+        self._due: dict[str, datetime] = {}
+
+    async def run(self) -> None:
+        """Tick once a second until cancelled; the loop outlives one bad tick."""
+        while True:
+            await asyncio.sleep(1.0)
+            try:
+                self.tick()
+            except Exception as exc:  # the loop must outlive one bad tick
+                log.warning("backup loop: %s: %s", type(exc).__name__, exc)
+
+    def tick(self) -> None:
+        """Start the backups and verifications that are due."""
+        parts = self.parts
+        now = parts.clock.now()
+        for name, comp in parts.catalog.components.items():
+            backup = comp.backup
+            watch = parts.watches.get(name)
+            if backup is None or watch is None or watch.provider is None:
+                continue
+            due = self._due.setdefault(name, next_run(backup.schedule, now))
+            if now >= due and name not in self.busy:
+                self._due[name] = next_run(backup.schedule, now)
+                parts.spawn(self._backup(name))
+            elif name not in self.busy:
+                points = parts.store.recovery_points(name)
+                verified = [p.verified_at for p in points if p.verified_at is not None]
+                if points and verify_due(backup.verify, max(verified, default=None), now):
+                    parts.spawn(self._verify(name))
+
+    async def _backup(self, name: str) -> None:
+        self.busy.add(name)
+        try:
+            row = await self.service.take(name)
+            self.parts.say(
+                name,
+                "backup_taken",
+                f"recovery point of {row.taken_at:%H:%M:%S}Z at {row.location}",
+            )
+        except ParamedicError as exc:
+            self.parts.say(name, "backup_failed", str(exc))
+        finally:
+            self.busy.discard(name)
+
+    async def _verify(self, name: str) -> None:
+        self.busy.add(name)
+        try:
+            result = await self.service.verify(name)
+            self.parts.say(
+                name, "backup_verified" if result.ok else "verification_failed", result.detail
+            )
+        except ParamedicError as exc:
+            self.parts.say(name, "verification_failed", str(exc))
+        finally:
+            self.busy.discard(name)

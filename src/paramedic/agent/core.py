@@ -1,0 +1,279 @@
+"""The agent, ``paramedic run``: one small core that wires the services and runs them.
+
+The core decides nothing itself. It opens the store, builds a watch (detector +
+provider) per component, starts the check scheduler whose results go to
+``Watching`` (checks → detector → decisions → recovery), and starts the
+long-running services, each an object with ``start()``/``stop()``:
+
+- ``Watching``: the detector's decisions carried out; the recovery engine's hooks
+- ``Housekeeping``: tallied checks to the store, pauses, incidents past their RTO
+- ``Backups``: scheduled backups and verifications
+- ``RpoWatch``: ``rpo_at_risk`` before an RPO is breached
+- ``ScheduledDrills``: drills whose time has come
+- ``Reload``: SIGHUP re-reads the catalog
+- ``AwsSide``: EventBridge events, CloudWatch metrics, DynamoDB claims (when configured)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from typing import Any, TextIO
+
+from paramedic.agent.aws import AwsSide
+from paramedic.agent.backups import Backups
+from paramedic.agent.drills import ScheduledDrills
+from paramedic.agent.housekeeping import Housekeeping
+from paramedic.agent.paging import Paging
+from paramedic.agent.parts import AgentParts, Loop, Watch
+from paramedic.agent.reload import Reload
+from paramedic.agent.rpo import RpoWatch
+from paramedic.agent.snapshot import AgentSnapshot
+from paramedic.agent.watching import Watching
+from paramedic.backup import BackupService
+from paramedic.catalog.loader import load_catalog
+from paramedic.catalog.model import Catalog
+from paramedic.checks import CheckScheduler
+from paramedic.checks.result import CheckResult
+from paramedic.clock import Clock, RealClock
+from paramedic.decisions import DecisionLog
+from paramedic.detect import Detector
+from paramedic.errors import NotBuiltYet, ParamedicError, ProviderUnavailable
+from paramedic.lock import agent_lock
+from paramedic.notify import Notifier
+from paramedic.providers.base import Provider
+from paramedic.providers.registry import build_provider
+from paramedic.recovery import durable, workflow
+from paramedic.recovery.engine import RecoveryEngine
+from paramedic.register import register_components
+from paramedic.store import Store
+
+log = logging.getLogger("paramedic.agent")
+
+
+class Agent:
+    """The long-running process: one per catalog (its run dir holds a lock)."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        *,
+        clock: Clock | None = None,
+        log_format: str = "text",
+        decision_stream: TextIO | None = None,
+    ) -> None:
+        self.parts = AgentParts(
+            catalog=catalog,
+            clock=clock or RealClock(),
+            decisions=DecisionLog(log_format, decision_stream),
+        )
+        self.aws = AwsSide(catalog, self.parts.decisions, self.parts.clock, self.parts.spawn)
+        self.paging = Paging(self.parts)
+        self.watching = Watching(self.parts, self.paging, self.aws)
+        self.started_at = self.parts.clock.now()
+        self._services: list[Loop] = []
+        self._housekeeping: Housekeeping | None = None
+
+    @property
+    def catalog(self) -> Catalog:
+        """The catalog the agent runs now (a reload replaces it)."""
+        return self.parts.catalog
+
+    @property
+    def scheduler(self) -> CheckScheduler | None:
+        """The check scheduler, once the agent has started."""
+        return getattr(self.parts, "scheduler", None)
+
+    @property
+    def watches(self) -> dict[str, Watch]:
+        """The per-component watches (detector and provider)."""
+        return self.parts.watches
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def run(self) -> int:
+        """Run until stopped; returns the process exit code."""
+        with agent_lock(self.catalog.resolve_path(self.catalog.agent.run_dir)):
+            await self._start()
+            try:
+                self._install_signals()
+                scheduler = self.parts.scheduler
+                runner = asyncio.create_task(scheduler.run(), name="checks")
+                for service in self._services:
+                    service.start()
+                side = self._aws_tasks()
+                await self.parts.stopping.wait()
+                scheduler.stop()
+                for service in reversed(self._services):
+                    await service.stop()
+                for task in side:
+                    task.cancel()
+                await asyncio.gather(*side, return_exceptions=True)
+                await runner
+            finally:
+                await self._shutdown()
+        return 0
+
+    def stop(self) -> None:
+        """Ask the agent to stop (what SIGTERM and SIGINT do)."""
+        self.parts.stopping.set()
+
+    def snapshot(self) -> AgentSnapshot:
+        """What the agent says of itself beyond the store (for the API's health and metrics)."""
+        parts = self.parts
+        last = self._housekeeping.last_tick if self._housekeeping else parts.clock.monotonic()
+        return AgentSnapshot(
+            agent_id=self.aws.agent_id,
+            started_at=self.started_at,
+            catalog=str(parts.catalog.source),
+            components=len(parts.watches),
+            scheduler=parts.scheduler.stats(),
+            loop_age_s=max(0.0, parts.clock.monotonic() - last),
+        )
+
+    def _aws_tasks(self) -> list[asyncio.Task[None]]:
+        """The AWS side's loops the catalog asks for (events queue, metrics)."""
+        tasks = []
+        if self.aws.events_on:
+            tasks.append(
+                asyncio.create_task(
+                    self.aws.consume_events(self.watching.aws_event), name="aws-events"
+                )
+            )
+        if self.aws.metrics_on:
+            tasks.append(asyncio.create_task(self.aws.publish_metrics(), name="aws-metrics"))
+        return tasks
+
+    async def _start(self) -> None:
+        parts = self.parts
+        catalog = parts.catalog
+        parts.store = Store.open(catalog.state_url())
+        register_components(parts.store, catalog)
+        parts.notifier = Notifier(
+            catalog.notify, clock=parts.clock, record=self.paging.record, aws=catalog.aws
+        )
+        await self.aws.start()
+        for name, comp in catalog.components.items():
+            parts.watches[name] = Watch(Detector(name, comp.health), self._provider(name))
+        self._housekeeping = Housekeeping(parts, self.watching, self.paging)
+        self._housekeeping.refresh_pauses()
+        parts.scheduler = CheckScheduler(
+            parts.clock,
+            catalog.agent.check_concurrency,
+            on_result=self.watching.on_result,
+            probe_for=self._probe_for,
+        )
+        parts.providers.update(
+            {n: w.provider for n, w in parts.watches.items() if w.provider is not None}
+        )
+        engine = RecoveryEngine(
+            catalog=catalog,
+            store=parts.store,
+            clock=parts.clock,
+            providers=parts.providers,
+            check=self._verification_check,
+            notifier=parts.notifier,
+            hooks=self.watching,
+        )
+        workflow.install(engine)
+        backup_service = BackupService(
+            catalog, parts.store, parts.clock, notifier=parts.notifier, providers=parts.providers
+        )
+        backups = Backups(parts, backup_service)
+        self._services = [
+            self._housekeeping,
+            backups,
+            RpoWatch(parts, backups),
+            ScheduledDrills(parts),
+        ]
+        self.reload = Reload(parts, backup_service, self._take_charge)
+        for name, watch in parts.watches.items():
+            if watch.provider is not None:
+                watch.provider.on_exit = self.watching.on_exit  # type: ignore[attr-defined]
+                await self._start_provider(name, watch.provider)
+            parts.scheduler.set(name, catalog.components[name].health)
+        await durable.launch(catalog.state_url())  # resumes recoveries a crash interrupted
+        await self.watching.resume_open_incidents()
+        count = len(parts.watches)
+        parts.say(
+            "-",
+            "agent_started",
+            f"watching {count} component{'' if count == 1 else 's'} from {catalog.source}",
+        )
+
+    async def _shutdown(self) -> None:
+        parts = self.parts
+        if hasattr(parts, "scheduler"):
+            await parts.scheduler.aclose()
+        if hasattr(parts, "store"):
+            await self.watching.flush_checks()
+        await parts.cancel_spawned()
+        if hasattr(parts, "notifier"):
+            await parts.notifier.drain(5.0)
+            await parts.notifier.aclose()
+        stop_owned = parts.catalog.agent.stop_processes_on_exit
+        for watch in parts.watches.values():
+            if watch.provider is not None:
+                try:
+                    await watch.provider.close(stop_owned)
+                except ParamedicError as exc:
+                    log.warning("closing provider: %s", exc)
+        durable.shutdown()
+        workflow.install(None)
+        if hasattr(parts, "store"):
+            parts.store.close()
+        parts.say("-", "agent_stopped", "stopped cleanly")
+
+    def _install_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop)
+        loop.add_signal_handler(signal.SIGHUP, lambda: self.parts.spawn(self.reload()))
+
+    # ------------------------------------------------------------ components
+
+    async def _take_charge(self, name: str) -> Watch:
+        """A component new to the agent (a reload): its watch, and its provider started."""
+        parts = self.parts
+        provider = self._provider(name)
+        watch = parts.watches[name] = Watch(
+            Detector(name, parts.catalog.components[name].health), provider
+        )
+        if provider is not None:
+            parts.providers[name] = provider
+            provider.on_exit = self.watching.on_exit  # type: ignore[attr-defined]
+            await self._start_provider(name, provider)
+        return watch
+
+    async def _start_provider(self, name: str, provider: Provider) -> None:
+        """Take charge of a component; if it cannot start, its health check opens the incident."""
+        try:
+            await provider.start()
+        except ParamedicError as exc:
+            self.parts.say(name, "start_failed", f"{exc}; its checks will decide")
+
+    def _provider(self, name: str) -> Provider | None:
+        try:
+            return build_provider(self.parts.catalog, name)
+        except (NotBuiltYet, ProviderUnavailable) as exc:
+            self.parts.say(name, "watch_only", f"{exc}; it is watched, not recovered")
+            return None
+
+    async def _verification_check(self, name: str) -> CheckResult:
+        """The component's own check, run for the recovery workflow (its result stays in the workflow)."""
+        return await self.parts.scheduler.check_now(name, deliver=False)
+
+    def _probe_for(self, name: str) -> Any:
+        watch = self.parts.watches.get(name)
+        return watch.provider if watch else None
+
+
+def run_agent(catalog_path: str, *, log_format: str = "text") -> int:
+    """``paramedic run``: load the catalog and run the agent until a signal stops it."""
+    catalog = load_catalog(catalog_path)
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    agent = Agent(catalog, log_format=log_format)
+    return asyncio.run(agent.run())

@@ -1,0 +1,72 @@
+"""Every second: the tallied checks to the store, expired pauses, incidents past their RTO."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from paramedic.agent.paging import Paging
+from paramedic.agent.parts import AgentParts, Loop
+from paramedic.agent.watching import Watching
+from paramedic.catalog.model import Event
+from paramedic.errors import ParamedicError
+
+log = logging.getLogger("paramedic.agent")
+
+
+class Housekeeping(Loop):
+    """The agent's one-second loop of small store work."""
+
+    name = "housekeeping"
+
+    def __init__(self, parts: AgentParts, watching: Watching, paging: Paging) -> None:
+        super().__init__()
+        self.parts = parts
+        self.watching = watching
+        self.paging = paging
+        self._escalated_rto: set[str] = set()
+        self.last_tick = parts.clock.monotonic()
+        """When the loop last ticked (monotonic seconds): the agent's liveness."""
+
+    async def run(self) -> None:
+        """Tick once a second until cancelled; one bad tick is logged, never fatal."""
+        while True:
+            await asyncio.sleep(1.0)
+            try:
+                await self.tick()
+            except ParamedicError as exc:
+                log.warning("housekeeping: %s", exc)
+
+    async def tick(self) -> None:
+        """One pass."""
+        self.last_tick = self.parts.clock.monotonic()
+        await self.watching.flush_checks()
+        self.refresh_pauses()
+        await self._rto_watch()
+
+    def refresh_pauses(self) -> None:
+        """Read the pauses from the store (``paramedic pause`` writes them there)."""
+        parts = self.parts
+        now = parts.clock.now()
+        paused_now = {row.name for row in parts.store.paused_components() if row.is_paused(now)}
+        for name, watch in parts.watches.items():
+            paused = name in paused_now
+            if watch.paused and not paused:
+                parts.say(name, "resumed", "maintenance over: recovering and paging again", at=now)
+            watch.paused = paused
+
+    async def _rto_watch(self) -> None:
+        """Page the escalation route once for an incident open longer than its RTO."""
+        now = self.parts.clock.now()
+        for incident in self.parts.store.incidents(open_only=True):
+            if incident.id in self._escalated_rto or incident.state == "blocked":
+                continue
+            if (now - incident.failed_at).total_seconds() > incident.target_rto_s:
+                self._escalated_rto.add(incident.id)
+                await self.paging.notify(
+                    Event.escalated,
+                    incident.id,
+                    incident.component,
+                    f"open for longer than its RTO of {incident.target_rto_s:g}s",
+                    outlived_rto=True,
+                )

@@ -1,0 +1,60 @@
+"""SIGHUP: re-read the catalog and add, change and remove watches without dropping incidents."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from paramedic.agent.parts import AgentParts, Watch, dependency_graph
+from paramedic.backup import BackupService
+from paramedic.catalog.loader import load_catalog
+from paramedic.detect import Detector, HealthState
+from paramedic.errors import ParamedicError
+from paramedic.recovery import workflow
+from paramedic.register import register_components
+
+
+class Reload:
+    """Applies a re-read catalog to the running agent; a broken catalog is refused, the old one kept."""
+
+    def __init__(
+        self,
+        parts: AgentParts,
+        backups: BackupService,
+        take_charge: Callable[[str], Awaitable[Watch]],
+    ) -> None:
+        """``take_charge(name)`` builds a new component's watch and starts its provider."""
+        self.parts = parts
+        self.backups = backups
+        self.take_charge = take_charge
+
+    async def __call__(self) -> None:
+        """Reload now."""
+        parts = self.parts
+        try:
+            fresh = load_catalog(parts.catalog.source)
+        except ParamedicError as exc:
+            parts.say("-", "reload_refused", f"{exc}; keeping the running catalog")
+            return
+        scheduler = parts.scheduler
+        for name in set(parts.watches) - set(fresh.components):
+            scheduler.remove(name)
+            watch = parts.watches.pop(name)
+            parts.providers.pop(name, None)
+            if watch.provider is not None:
+                await watch.provider.close(False)  # no longer watched: left running as it is
+        parts.catalog = fresh
+        register_components(parts.store, fresh)
+        for name, comp in fresh.components.items():
+            old = parts.watches.get(name)
+            if old is None:  # a new component: its provider is built and started now
+                await self.take_charge(name)
+                scheduler.set(name, comp.health)
+            elif old.detector.check != comp.health:
+                # a new check: a fresh detector, unless an incident is under way
+                if old.detector.state in (HealthState.healthy, HealthState.unknown):
+                    old.detector = Detector(name, comp.health)
+                scheduler.set(name, comp.health)
+        parts.graph = dependency_graph(fresh)
+        workflow.engine().catalog = fresh
+        self.backups.catalog = fresh
+        parts.say("-", "reloaded", f"catalog reloaded: {len(fresh.components)} components")
