@@ -251,7 +251,7 @@ def test_report_json_markdown_and_summary_from_the_command(tmp_path: Path) -> No
         "met",
         "missed",
     ]
-    assert web["drills"] == {"met": 3, "missed": 1, "not_recovered": 1}
+    assert web["drills"] == {"met": 3, "missed": 1, "unknown": 0, "not_recovered": 1}
     orders = next(c for c in data["components"] if c["name"] == "orders-db")
     assert [r["bytes_per_s"] for r in orders["restores"]] == [
         512 * 1024 * 1024 / 52.0,
