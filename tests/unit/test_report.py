@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import re
 from collections.abc import Iterator
@@ -20,7 +21,19 @@ from paramedic.drills.score import Evidence
 from paramedic.plan import analyze
 from paramedic.register import register_components
 from paramedic.report import build_report, render_html, render_markdown, render_summary
-from paramedic.report.charts import duration_chart, points_of
+from paramedic.report.charts import (
+    BAND_H,
+    BAND_TOP,
+    HEIGHT,
+    LEFT,
+    RIGHT,
+    TOP,
+    WIDTH,
+    duration_chart,
+    points_of,
+    time_axis,
+    time_ticks,
+)
 from paramedic.report.ladder import StrategyStats, recommend
 from paramedic.report.model import ComponentReport, Report
 from paramedic.store import Store
@@ -529,7 +542,7 @@ def test_charts_draw_markers_the_target_and_crosses_for_misses() -> None:
     svg = duration_chart("web: measured RTO", rto_points, rto)
     assert svg.startswith("<svg") and svg.endswith("</svg>")
     assert svg.count("<circle") == 1 + 3  # one drill marker + the legend's three
-    assert svg.count("<rect") == 1 + 1
+    assert svg.count("<rect") == 1 + 1 + 1  # the incident, the legend's, the not-recovered row
     assert 'class="cross"' in svg
     assert ">target 30s</text>" in svg
     empty = duration_chart("queue: measured RTO", [], 300.0)
@@ -754,3 +767,76 @@ def test_each_incident_links_to_its_steps(store: Store) -> None:
     journal = report.to_json()["components"][0]["incident_journal"]
     assert [j["id"] for j in journal] == [inc, caused]
     assert [s["status"] for s in journal[0]["steps"]] == ["timed_out", "succeeded"]
+
+
+def _markers(svg: str) -> list[tuple[float, float]]:
+    """(x, y) centres of the incident squares and drill circles drawn in the plot."""
+    squares = re.findall(
+        r'<rect x="([\d.]+)" y="([\d.]+)" width="8" height="8" fill="#(?:15803d|b91c1c)">', svg
+    )
+    circles = re.findall(r'<circle cx="([\d.]+)" cy="([\d.]+)" r="4.5"', svg)
+    found = [(float(x) + 4, float(y) + 4) for x, y in squares]
+    return sorted(found + [(float(x), float(y)) for x, y in circles])
+
+
+def test_incidents_of_one_afternoon_spread_over_a_time_axis_scaled_to_them() -> None:
+    afternoon = datetime(2026, 5, 31, 14, 5, tzinfo=UTC)
+    items = [
+        Evidence(
+            "incident", f"inc-{n}", afternoon + timedelta(minutes=m), True, rto, 0.0, 30.0, 0.0
+        )
+        for n, (m, rto) in enumerate([(0, 6.0), (12, 9.0), (25, 41.0), (38, 7.0)])
+    ]
+    points = points_of(items, "rto")
+    start, end = time_axis(points)
+    # the evidence spans 38 minutes: the axis adds a little on each side, not a day
+    assert timedelta(minutes=38) < end - start < timedelta(minutes=45)
+    assert start < afternoon and end > items[-1].at
+    labels = [label for _at, label in time_ticks(start, end)]
+    assert labels == ["14:10", "14:20", "14:30", "14:40"]
+    svg = duration_chart("web: measured RTO", points, 30.0)
+    xs = [x for x, _y in _markers(svg)]
+    assert len(xs) == 4
+    plot_w = WIDTH - LEFT - RIGHT
+    assert xs[-1] - xs[0] > 0.8 * plot_w  # spread over the plot, not one vertical line
+    assert min(b - a for a, b in itertools.pairwise(xs)) > 0.25 * plot_w
+    assert all(f">{label}</text>" in svg for label in labels)
+    assert ">time (UTC, 2026-05-31)</text>" in svg
+    assert ">measured RTO (seconds)</text>" in svg
+
+
+def test_a_single_item_sits_mid_axis_and_long_spans_tick_by_day() -> None:
+    one = [Evidence("drill", "1", NOW, True, 6.0, 0.0, 30.0, 0.0)]
+    start, end = time_axis(points_of(one, "rto"))
+    assert (end - start, NOW - start) == (timedelta(minutes=20), timedelta(minutes=10))
+    labels = [label for _at, label in time_ticks(NOW - timedelta(days=20), NOW)]
+    assert labels == ["05-14", "05-21", "05-28"]  # UTC midnights, one week apart
+    across = [label for _at, label in time_ticks(NOW - timedelta(hours=20), NOW)]
+    assert across == ["05-31 18:00", "06-01 00:00", "06-01 06:00", "06-01 12:00"]
+
+
+def test_not_recovered_items_sit_on_their_own_row_above_the_plot() -> None:
+    items = [
+        Evidence("incident", "inc-1", days(3), True, 20.0, 0.0, 30.0, 0.0),
+        Evidence("incident", "inc-2", days(2), False, None, None, 30.0, 0.0),
+        Evidence("drill", "3", days(1), False, None, None, 30.0, 0.0, aborted=True),
+    ]
+    svg = duration_chart("web: measured RTO", points_of(items, "rto"), 30.0)
+    crosses = re.findall(r'<text x="([\d.]+)" y="([\d.]+)"[^>]*class="cross">', svg)
+    assert len(crosses) == 2
+    ys = {float(y) for _x, y in crosses}
+    assert len(ys) == 1  # one row, the same height for every one
+    (row_y,) = ys
+    assert BAND_TOP < row_y <= BAND_TOP + BAND_H < TOP  # above the plot, inside its row
+    assert '>not<tspan x="66" dy="10">recovered</tspan></text>' in svg
+    (marker_y,) = [y for _x, y in _markers(svg)]
+    assert marker_y > TOP
+
+
+def test_the_value_axis_is_in_minutes_for_minutes_long_objectives() -> None:
+    items = [Evidence("incident", "inc-1", days(1), True, 150.0, 0.0, 600.0, 0.0)]
+    svg = duration_chart("db: measured RTO", points_of(items, "rto"), 600.0)
+    assert ">measured RTO (minutes)</text>" in svg
+    assert HEIGHT > TOP
+    ticks = re.findall(r'text-anchor="end" fill="#334155">([\d.]+)</text>', svg)
+    assert ticks == ["0", "5", "10", "15", "20"]
