@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import struct
 import subprocess
 import zlib
@@ -138,6 +139,7 @@ def _fill(cwd: Path) -> None:
                 measured_rpo_s=1200.0,
                 recovery_point_at=now - timedelta(days=9, minutes=20),
             )
+        _afternoon(store, now)
         store.add_recovery_point(
             component="orders-db",
             engine="redis_rdb",
@@ -148,6 +150,96 @@ def _fill(cwd: Path) -> None:
         )
     finally:
         store.close()
+
+
+FLAPPING = "web is flapping: 4 incidents in 10m"
+
+
+def _afternoon(store: Store, now: datetime) -> None:
+    """One afternoon of web: four failures within 40 minutes (the third not recovered, the
+    fourth escalated as flapping), a manual recovery, and audit-log down right now."""
+    first = now - timedelta(hours=3)
+    for minutes, steps, end in (
+        (0, [("restart_service", "succeeded", 6.0)], "recovered"),
+        (
+            11,
+            [("restart_service", "timed_out", 10.0), ("replace_instance", "succeeded", 9.0)],
+            "recovered",
+        ),
+        (
+            24,
+            [("restart_service", "timed_out", 10.0), ("replace_instance", "failed", 15.0)],
+            "every",
+        ),
+        (37, [], "flapping"),
+    ):
+        failed = first + timedelta(minutes=minutes)
+        row = store.open_incident(
+            component="web",
+            kind="failure",
+            failed_at=failed,
+            detected_at=failed + timedelta(seconds=2),
+            failure="refused",
+            reason="web failed 2 checks in a row",
+            target_rto_s=30.0,
+            target_rpo_s=0.0,
+        )
+        at = failed + timedelta(seconds=2)
+        for seq, (strategy, status, took) in enumerate(steps, start=1):
+            store.start_step(row.id, seq=seq, strategy=strategy, started_at=at)
+            at += timedelta(seconds=took)
+            error = f"no answer within {took:g}s" if status == "timed_out" else ""
+            store.finish_step(row.id, seq, ended_at=at, status=status, error=error)
+        if end == "recovered":
+            store.update_incident(
+                row.id,
+                state="recovered",
+                recovered_at=at,
+                strategy=steps[-1][0],
+                measured_rto_s=(at - failed).total_seconds(),
+                measured_rpo_s=0.0 if steps[-1][0] == "restart_service" else None,
+            )
+        else:
+            reason = (
+                FLAPPING
+                if end == "flapping"
+                else "every strategy failed (restart_service: timed_out; replace_instance:"
+                " failed); a human is needed"
+            )
+            store.update_incident(row.id, state="escalated", escalated_at=at, reason=reason)
+    asked = first + timedelta(minutes=50)
+    manual = store.open_incident(
+        component="web",
+        kind="manual",
+        failed_at=asked,
+        detected_at=asked,
+        failure=None,
+        reason="recovery asked for by hand",
+        target_rto_s=30.0,
+        target_rpo_s=0.0,
+    )
+    store.start_step(manual.id, seq=1, strategy="restart_service", started_at=asked)
+    done = asked + timedelta(seconds=4)
+    store.finish_step(manual.id, 1, ended_at=done, status="succeeded", output="restarted")
+    store.update_incident(
+        manual.id,
+        state="recovered",
+        recovered_at=done,
+        strategy="restart_service",
+        measured_rto_s=4.0,
+        measured_rpo_s=0.0,
+    )
+    down = store.open_incident(
+        component="audit-log",
+        kind="failure",
+        failed_at=now - timedelta(minutes=14),
+        detected_at=now - timedelta(minutes=14) + timedelta(seconds=10),
+        failure="refused",
+        reason="audit-log failed 2 checks in a row",
+        target_rto_s=600.0,
+        target_rpo_s=86400.0,
+    )
+    store.update_incident(down.id, state="recovering")
 
 
 def _png_colours(path: Path) -> int:
@@ -234,6 +326,24 @@ def test_the_html_report_renders_offline_in_chromium(tmp_path: Path) -> None:
     assert "try replace_instance before restart_service" not in dom  # too few attempts
     assert "restoring the newest point (900.0 MiB)" in dom
     assert "audit-log has never been proven" in dom
+    # what is down now, before everything else
+    assert dom.index('id="down-now"') < dom.index('id="summary"')
+    assert "audit-log is down now: incident inc-" in dom
+    assert "recovering for 14m" in dom
+    # the afternoon: causes, the manual recovery, links to each incident's steps
+    assert "refused, escalated: flapping" in dom
+    assert "refused, escalated: every strategy failed" in dom
+    assert FLAPPING in dom
+    assert "manual incident inc-" in dom
+    links = set(re.findall(r'href="#(i-inc-[^"]+)"', dom))
+    anchors = set(re.findall(r'id="(i-inc-[^"]+)"', dom))
+    assert len(links) >= 6 and links <= anchors
+    assert '<span class="missed">timed out</span>' in dom and "no answer within 10s" in dom
+    assert "not applicable" in dom  # web replaced: a stateless service has no RPO to lose
+    assert "paramedic.db</code>" in dom and "sqlite:///" not in dom
+    # not recovered on its own row, axes titled with units
+    assert dom.count('class="cross"') == 2 * 3  # aborted drill + two escalations, RTO and RPO
+    assert "measured RTO (seconds)</text>" in dom and "time (UTC)</text>" in dom
 
 
 def test_report_json_markdown_and_summary_from_the_command(tmp_path: Path) -> None:
@@ -244,14 +354,21 @@ def test_report_json_markdown_and_summary_from_the_command(tmp_path: Path) -> No
     )
     data = json.loads(both.stdout)
     web = next(c for c in data["components"] if c["name"] == "web")
-    assert [t["outcome"] for t in web["score"]["terms"]] == [
-        "met",
-        "met",
-        "aborted",
-        "met",
-        "missed",
+    assert [(t["outcome"], t["manual"]) for t in web["score"]["terms"]] == [
+        ("met", True),
+        ("not_recovered", False),
+        ("not_recovered", False),
+        ("met", False),
+        ("met", False),
     ]
-    assert web["drills"] == {"met": 3, "missed": 1, "not_recovered": 1}
+    assert web["drills"] == {"met": 3, "missed": 1, "unknown": 0, "not_recovered": 1}
+    assert web["incidents"] == {"met": 3, "missed": 0, "unknown": 0, "not_recovered": 2}
+    causes = [j["cause"]["kind"] for j in web["incident_journal"] if j["cause"]]
+    assert causes == ["flapping", "ladder_exhausted"]
+    assert data["summary"]["down_now"] == 1
+    audit = next(c for c in data["components"] if c["name"] == "audit-log")
+    assert audit["down_now"]["state"] == "recovering"
+    assert data["state"] == str(tmp_path / "paramedic.db")
     orders = next(c for c in data["components"] if c["name"] == "orders-db")
     assert [r["bytes_per_s"] for r in orders["restores"]] == [
         512 * 1024 * 1024 / 52.0,
@@ -259,9 +376,12 @@ def test_report_json_markdown_and_summary_from_the_command(tmp_path: Path) -> No
     ]
     text = (tmp_path / "report.md").read_text()
     assert "| orders-db | critical | 2m | 1h |" in text
+    assert "## Down now\n\n- audit-log is down now: incident inc-" in text
+    assert "refused, escalated: flapping" in text
     summary = paramedic("report", "-c", "paramedic.yaml", cwd=tmp_path).stdout
     assert (
         "high audit-log has never been proven: no drill or incident measured its recovery;"
         " run a drill\n" in summary
     )
+    assert summary.splitlines()[0].startswith("down now audit-log is down now: incident inc-")
     assert summary.splitlines()[-1].startswith("3 components, 2 proven, mean score ")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import itertools
 import json
 import re
 from collections.abc import Iterator
@@ -10,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
 
 from paramedic.catalog.model import Catalog
 from paramedic.cli import main
@@ -17,8 +20,20 @@ from paramedic.clock import FakeClock
 from paramedic.drills.score import Evidence
 from paramedic.plan import analyze
 from paramedic.register import register_components
-from paramedic.report import build_report, render_html, render_markdown
-from paramedic.report.charts import duration_chart, points_of
+from paramedic.report import build_report, render_html, render_markdown, render_summary
+from paramedic.report.charts import (
+    BAND_H,
+    BAND_TOP,
+    HEIGHT,
+    LEFT,
+    RIGHT,
+    TOP,
+    WIDTH,
+    duration_chart,
+    points_of,
+    time_axis,
+    time_ticks,
+)
 from paramedic.report.ladder import StrategyStats, recommend
 from paramedic.report.model import ComponentReport, Report
 from paramedic.store import Store
@@ -99,8 +114,11 @@ def incident(
     rpo: float | None = None,
     point_at: datetime | None = None,
     kind: str = "failure",
+    reason: str = "test",
+    errors: dict[int, str] | None = None,
 ) -> str:
-    """An incident detected 2s after ``failed_at`` whose steps ran back to back."""
+    """An incident detected 2s after ``failed_at`` whose steps ran back to back; ``state``
+    ``escalated`` records ``reason``, ``open``/``recovering`` leave it open."""
     catalog = make_catalog().components[component]
     row = store.open_incident(
         component=component,
@@ -116,7 +134,8 @@ def incident(
     for seq, (strategy, status, took) in enumerate(steps, start=1):
         store.start_step(row.id, seq=seq, strategy=strategy, started_at=at)
         at += timedelta(seconds=took)
-        store.finish_step(row.id, seq, ended_at=at, status=status)
+        error = (errors or {}).get(seq, "")
+        store.finish_step(row.id, seq, ended_at=at, status=status, error=error, output="ran")
     if state == "recovered":
         store.update_incident(
             row.id,
@@ -126,8 +145,10 @@ def incident(
             measured_rpo_s=rpo,
             recovery_point_at=point_at,
         )
+    elif state == "escalated":
+        store.update_incident(row.id, state=state, escalated_at=at, reason=reason)
     else:
-        store.update_incident(row.id, state=state, escalated_at=at)
+        store.update_incident(row.id, state=state)
     return row.id
 
 
@@ -194,17 +215,28 @@ def test_the_score_comes_from_drills_and_incidents_against_the_objectives(store:
     assert web.risks == []
 
 
-def test_a_drill_incident_is_not_counted_twice_and_other_kinds_are_left_out(store: Store) -> None:
+def test_a_drill_incident_is_not_counted_twice_manual_ones_are_marked_verifications_left_out(
+    store: Store,
+) -> None:
     caused = incident(store, "web", days(2), [("restart_service", "succeeded", 3.0)])
     drill(store, "web", days(2), 5.0, incident_id=caused)
-    incident(store, "web", days(4), [("restart_service", "succeeded", 1.0)], kind="manual")
+    manual = incident(store, "web", days(4), [("restart_service", "succeeded", 1.0)], kind="manual")
     incident(store, "web", days(6), [("restart_service", "failed", 10.0)], state="escalated")
-    web = part(report_of(store), "web")
-    assert [(e.source, e.outcome) for e in web.evidence] == [
-        ("drill", "met"),
-        ("incident", "not_recovered"),
+    incident(
+        store, "cache", days(1), [("restore_from_backup", "succeeded", 1.0)], kind="verification"
+    )
+    report = report_of(store)
+    web = part(report, "web")
+    assert [(e.source, e.manual, e.outcome) for e in web.evidence] == [
+        ("drill", False, "met"),
+        ("incident", True, "met"),
+        ("incident", False, "not_recovered"),
     ]
-    assert web.incidents.not_recovered == 1
+    assert web.evidence[1].note == "manual, restart_service"
+    assert (web.incidents.met, web.incidents.not_recovered) == (1, 1)
+    assert part(report, "cache").evidence == []
+    assert f"manual incident {manual}" in render_html(report)
+    assert f"| manual incident {manual} |" in render_markdown(report)
     # The steps of every incident still feed the strategy figures (drill and manual included).
     (stats,) = web.strategies
     assert (stats.strategy, stats.attempts, stats.succeeded) == ("restart_service", 3, 2)
@@ -234,7 +266,7 @@ def test_stale_and_missed_newest_evidence_are_open_risks(store: Store) -> None:
     ]
     assert web.risks[0].reason == (
         "the newest evidence for web did not meet its objectives: drill #1 (kill, met) on 2026-04-22 12:00Z:"
-        " RTO 45s / 30s, RPO - / 0s: missed"
+        " RTO 45s / 30s, RPO not applicable: missed"
     )
     assert web.risks[1].reason == (
         "the newest evidence for web is 40d old (2026-04-22 12:00Z), older than 30d: run a drill"
@@ -424,6 +456,7 @@ def test_json_is_the_same_model(store: Store) -> None:
         "components": 3,
         "proven": 1,
         "never_proven": 2,
+        "down_now": 0,
         "mean_score": round((part(report, "web").score.score + 0 + 0) / 3, 1),
         "risks": 3,
         "high_risks": 3,
@@ -509,7 +542,7 @@ def test_charts_draw_markers_the_target_and_crosses_for_misses() -> None:
     svg = duration_chart("web: measured RTO", rto_points, rto)
     assert svg.startswith("<svg") and svg.endswith("</svg>")
     assert svg.count("<circle") == 1 + 3  # one drill marker + the legend's three
-    assert svg.count("<rect") == 1 + 1
+    assert svg.count("<rect") == 1 + 1 + 1  # the incident, the legend's, the not-recovered row
     assert 'class="cross"' in svg
     assert ">target 30s</text>" in svg
     empty = duration_chart("queue: measured RTO", [], 300.0)
@@ -566,3 +599,244 @@ def test_a_strategy_that_never_succeeds_with_nothing_better_is_flagged() -> None
     ]
     stats["restart_service"] = StrategyStats("restart_service", 2, 0, 10.0, None)
     assert recommend("web", web.strategies, stats) == []  # two attempts say too little
+
+
+def test_a_stateless_service_replaced_has_no_rpo_to_meet_a_data_holder_an_unknown_one(
+    store: Store,
+) -> None:
+    replaced = incident(store, "web", days(1), [("replace_instance", "succeeded", 4.0)])
+    incident(store, "queue", days(1), [("replace_instance", "succeeded", 4.0)])
+    report = report_of(store)
+    web, queue = part(report, "web"), part(report, "queue")
+    (w,) = web.evidence
+    assert (w.rpo, w.rpo_met, w.outcome, web.verdict) == ("not_applicable", None, "met", "proven")
+    (q,) = queue.evidence
+    assert (q.rpo, q.rpo_met, q.outcome, queue.verdict) == (
+        "unknown",
+        None,
+        "unknown",
+        "rpo unknown",
+    )
+    assert (queue.incidents.met, queue.incidents.unknown) == (0, 1)
+    assert queue.score.score <= 50.0 < web.score.score
+    (risk,) = queue.risks
+    assert (risk.kind, risk.severity.value) == ("rpo_unknown", "medium")
+    assert "RPO unknown / 0s: RPO unknown; run a drill" in risk.reason
+    # history --json judges the same incident with the same definition
+    row = store.incident(replaced)
+    assert (row.to_json()["rto_met"], row.to_json()["rpo_met"]) == (w.rto_met, w.rpo_met)
+    data = report.to_json()
+    q_json = next(c for c in data["components"] if c["name"] == "queue")
+    assert q_json["incidents"] == {"met": 0, "missed": 0, "unknown": 1, "not_recovered": 0}
+    assert (q_json["evidence"][0]["rpo"], q_json["evidence"][0]["outcome"]) == (
+        "unknown",
+        "unknown",
+    )
+    page, text = render_html(report), render_markdown(report)
+    assert "not applicable" in page and "unknown / 0s" in page
+    assert '<span class="verdict v-unknown">rpo unknown</span>' in page
+    assert "| queue | standard | 5m | 0s | 49 | rpo unknown | none | 1 RPO unknown |" in text
+    assert "| not applicable | not applicable | met |" in text
+
+
+def test_a_stateless_service_whose_recovery_switched_data_has_an_unknown_rpo(
+    store: Store,
+) -> None:
+    incident(
+        store,
+        "web",
+        days(1),
+        [("restart_service", "failed", 4.0), ("failover_to_standby", "succeeded", 4.0)],
+    )
+    (e,) = part(report_of(store), "web").evidence
+    assert (e.rpo, e.outcome) == ("unknown", "unknown")
+
+
+def test_escalated_incidents_show_their_cause(store: Store) -> None:
+    causes = [
+        ("web is flapping: 4 incidents in 10m", "flapping", "flapping"),
+        (
+            "circuit open: web already had 3 recoveries in the last 10m (budget 3);"
+            " escalating instead of looping",
+            "circuit_open",
+            "circuit open: recovery budget spent",
+        ),
+        (
+            "every strategy failed (restart_service: timed_out; replace_instance: failed);"
+            " a human is needed",
+            "ladder_exhausted",
+            "every strategy failed",
+        ),
+        ("something new happened", "other", "something new happened"),
+    ]
+    for n, (reason, _kind, _label) in enumerate(causes):
+        incident(store, "web", days(n + 1), [], state="escalated", reason=reason)
+    report = report_of(store)
+    web = part(report, "web")
+    assert [e.note for e in web.evidence] == [f"refused, escalated: {c[2]}" for c in causes]
+    assert [(j.cause.kind, j.cause.label) for j in web.journal if j.cause] == [
+        (kind, label) for _r, kind, label in causes
+    ]
+    assert web.journal[0].cause is not None
+    assert web.journal[0].cause.reason == causes[0][0]
+    page = render_html(report)
+    assert "refused, escalated: flapping" in page
+    assert "circuit open: web already had 3 recoveries" in page  # the recorded reason, in full
+    journal = report.to_json()["components"][0]["incident_journal"]
+    assert journal[1]["cause"] == {
+        "kind": "circuit_open",
+        "label": "circuit open: recovery budget spent",
+        "reason": causes[1][0],
+    }
+
+
+def test_the_report_says_what_is_down_now(store: Store) -> None:
+    open_one = incident(store, "web", NOW - timedelta(minutes=5), [], state="recovering")
+    incident(store, "queue", days(1), [], state="escalated", reason="queue is flapping: 4 in 10m")
+    store.record_check("queue", at=NOW, ok=False, state="escalated", detail="refused")
+    incident(store, "cache", days(1), [], state="escalated", reason="every strategy failed")
+    store.record_check("cache", at=NOW, ok=True, state="healthy", detail="")  # came back
+    report = report_of(store)
+    web, queue, cache = (part(report, n) for n in ("web", "queue", "cache"))
+    assert web.down is not None and queue.down is not None and cache.down is None
+    assert (web.down.incident_id, web.down.state, web.down.for_s, web.down.past_rto) == (
+        open_one,
+        "recovering",
+        300.0,
+        True,
+    )
+    assert web.down.sentence() == (
+        f"web is down now: incident {open_one} recovering for 5m (past its RTO of 30s): test"
+    )
+    assert queue.down.reason == "escalated (flapping), waiting for a human"
+    assert report.risks[0].kind == "down_now"
+    assert web.risks[0].kind == "down_now"
+    assert report.summary()["down_now"] == 2
+    page, text = render_html(report), render_markdown(report)
+    assert page.count('class="down"') == 2
+    assert f"web is down now: incident {open_one} recovering for 5m" in page
+    assert "**Down now**: web is down now" in text
+    data = report.to_json()
+    assert data["components"][0]["down_now"]["incident_id"] == open_one
+    out = io.StringIO()
+    render_summary(report, Console(file=out, width=300, color_system=None))
+    lines = out.getvalue().splitlines()
+    assert lines[0] == f"down now {web.down.sentence()}"
+    assert lines[1].startswith("down now queue is down now: incident ")
+    assert sum(1 for line in lines if "is down now" in line) == 2  # not again among the risks
+
+
+def test_a_sqlite_state_url_reads_as_its_path(store: Store, tmp_path: Path) -> None:
+    report = report_of(store)
+    path = str(tmp_path / "state.db")
+    assert store.url == f"sqlite:///{path}"  # four slashes: an absolute path
+    assert (report.state, report.state_url) == (path, store.url)
+    assert f"state <code>{path}</code>" in render_html(report)
+    assert f"state `{path}`" in render_markdown(report)
+    assert report.to_json()["state"] == path
+
+
+def test_each_incident_links_to_its_steps(store: Store) -> None:
+    inc = incident(
+        store,
+        "web",
+        days(1),
+        [("restart_service", "timed_out", 10.0), ("replace_instance", "succeeded", 4.0)],
+        errors={1: "line one\nno answer within 10s"},
+    )
+    caused = incident(store, "web", days(2), [("restart_service", "succeeded", 3.0)])
+    drill(store, "web", days(2), 5.0, incident_id=caused)
+    report = report_of(store)
+    page = render_html(report)
+    assert f'<a href="#i-{inc}">incident {inc}</a>' in page
+    assert f'<a href="#i-{caused}">drill #1</a>' in page
+    assert f'id="i-{inc}"' in page and f'id="i-{caused}"' in page
+    section = page[page.index(f'id="i-{inc}"') :]
+    section = section[: section.index("</table>")]
+    assert "<code>restart_service</code>" in section
+    assert "2026-05-31 12:00:02Z" in section  # started
+    assert '<span class="missed">timed out</span>' in section
+    assert "no answer within 10s" in section and "line one" not in section
+    assert '<span class="met">succeeded</span>' in section
+    text = render_markdown(report)
+    assert f"#### incident {inc}: recovered by replace_instance" in text
+    assert (
+        "| 1 | restart_service | 2026-05-31 12:00:02Z | 10s | timed out | no answer within 10s |"
+        in text
+    )
+    journal = report.to_json()["components"][0]["incident_journal"]
+    assert [j["id"] for j in journal] == [inc, caused]
+    assert [s["status"] for s in journal[0]["steps"]] == ["timed_out", "succeeded"]
+
+
+def _markers(svg: str) -> list[tuple[float, float]]:
+    """(x, y) centres of the incident squares and drill circles drawn in the plot."""
+    squares = re.findall(
+        r'<rect x="([\d.]+)" y="([\d.]+)" width="8" height="8" fill="#(?:15803d|b91c1c)">', svg
+    )
+    circles = re.findall(r'<circle cx="([\d.]+)" cy="([\d.]+)" r="4.5"', svg)
+    found = [(float(x) + 4, float(y) + 4) for x, y in squares]
+    return sorted(found + [(float(x), float(y)) for x, y in circles])
+
+
+def test_incidents_of_one_afternoon_spread_over_a_time_axis_scaled_to_them() -> None:
+    afternoon = datetime(2026, 5, 31, 14, 5, tzinfo=UTC)
+    items = [
+        Evidence(
+            "incident", f"inc-{n}", afternoon + timedelta(minutes=m), True, rto, 0.0, 30.0, 0.0
+        )
+        for n, (m, rto) in enumerate([(0, 6.0), (12, 9.0), (25, 41.0), (38, 7.0)])
+    ]
+    points = points_of(items, "rto")
+    start, end = time_axis(points)
+    # the evidence spans 38 minutes: the axis adds a little on each side, not a day
+    assert timedelta(minutes=38) < end - start < timedelta(minutes=45)
+    assert start < afternoon and end > items[-1].at
+    labels = [label for _at, label in time_ticks(start, end)]
+    assert labels == ["14:10", "14:20", "14:30", "14:40"]
+    svg = duration_chart("web: measured RTO", points, 30.0)
+    xs = [x for x, _y in _markers(svg)]
+    assert len(xs) == 4
+    plot_w = WIDTH - LEFT - RIGHT
+    assert xs[-1] - xs[0] > 0.8 * plot_w  # spread over the plot, not one vertical line
+    assert min(b - a for a, b in itertools.pairwise(xs)) > 0.25 * plot_w
+    assert all(f">{label}</text>" in svg for label in labels)
+    assert ">time (UTC, 2026-05-31)</text>" in svg
+    assert ">measured RTO (seconds)</text>" in svg
+
+
+def test_a_single_item_sits_mid_axis_and_long_spans_tick_by_day() -> None:
+    one = [Evidence("drill", "1", NOW, True, 6.0, 0.0, 30.0, 0.0)]
+    start, end = time_axis(points_of(one, "rto"))
+    assert (end - start, NOW - start) == (timedelta(minutes=20), timedelta(minutes=10))
+    labels = [label for _at, label in time_ticks(NOW - timedelta(days=20), NOW)]
+    assert labels == ["05-14", "05-21", "05-28"]  # UTC midnights, one week apart
+    across = [label for _at, label in time_ticks(NOW - timedelta(hours=20), NOW)]
+    assert across == ["05-31 18:00", "06-01 00:00", "06-01 06:00", "06-01 12:00"]
+
+
+def test_not_recovered_items_sit_on_their_own_row_above_the_plot() -> None:
+    items = [
+        Evidence("incident", "inc-1", days(3), True, 20.0, 0.0, 30.0, 0.0),
+        Evidence("incident", "inc-2", days(2), False, None, None, 30.0, 0.0),
+        Evidence("drill", "3", days(1), False, None, None, 30.0, 0.0, aborted=True),
+    ]
+    svg = duration_chart("web: measured RTO", points_of(items, "rto"), 30.0)
+    crosses = re.findall(r'<text x="([\d.]+)" y="([\d.]+)"[^>]*class="cross">', svg)
+    assert len(crosses) == 2
+    ys = {float(y) for _x, y in crosses}
+    assert len(ys) == 1  # one row, the same height for every one
+    (row_y,) = ys
+    assert BAND_TOP < row_y <= BAND_TOP + BAND_H < TOP  # above the plot, inside its row
+    assert '>not<tspan x="66" dy="10">recovered</tspan></text>' in svg
+    (marker_y,) = [y for _x, y in _markers(svg)]
+    assert marker_y > TOP
+
+
+def test_the_value_axis_is_in_minutes_for_minutes_long_objectives() -> None:
+    items = [Evidence("incident", "inc-1", days(1), True, 150.0, 0.0, 600.0, 0.0)]
+    svg = duration_chart("db: measured RTO", points_of(items, "rto"), 600.0)
+    assert ">measured RTO (minutes)</text>" in svg
+    assert HEIGHT > TOP
+    ticks = re.findall(r'text-anchor="end" fill="#334155">([\d.]+)</text>', svg)
+    assert ticks == ["0", "5", "10", "15", "20"]

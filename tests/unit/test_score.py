@@ -21,8 +21,10 @@ def drill(
     target_rpo: float = 0.0,
     recovered: bool = True,
     ref: str = "1",
+    stateless: bool = True,
 ) -> Evidence:
-    """A drill measured ``days_ago`` against a 30s RTO and a 0s RPO unless told otherwise."""
+    """A drill of a stateless component measured ``days_ago`` against a 30s RTO and a 0s RPO
+    unless told otherwise (so an RPO not measured does not apply)."""
     return Evidence(
         source="drill",
         ref=ref,
@@ -32,6 +34,7 @@ def drill(
         measured_rpo_s=rpo,
         target_rto_s=target_rto,
         target_rpo_s=target_rpo,
+        stateless=stateless,
     )
 
 
@@ -177,3 +180,32 @@ def test_a_data_objective_failed_without_a_figure_counts_as_a_full_rpo_miss() ->
     assert (unbounded.outcome, unbounded.rpo_met) == ("missed", False)
     score = recoverability("db", [unbounded], NOW)
     assert (score.terms[0].margin_rpo, score.score) == (-1.0, 0.0)
+
+
+def test_an_unmeasured_rpo_of_a_stateless_service_with_rpo_zero_does_not_apply() -> None:
+    replaced = Evidence("incident", "inc", NOW, True, 6.0, None, 30.0, 0.0, stateless=True)
+    assert (replaced.rpo, replaced.rpo_met, replaced.outcome) == ("not_applicable", None, "met")
+    score = recoverability("web", [replaced], NOW)
+    assert (score.terms[0].margin_rpo, score.score) == (None, 90.0)
+
+
+@pytest.mark.parametrize(
+    ("stateless", "target_rpo"),
+    [(False, 0.0), (True, 60.0), (False, 60.0)],
+    ids=["data-holding, rpo 0s", "stateless, rpo 1m", "data-holding, rpo 1m"],
+)
+def test_an_unmeasured_rpo_is_unknown_and_never_met(stateless: bool, target_rpo: float) -> None:
+    replaced = Evidence(
+        "incident", "inc", NOW, True, 6.0, None, 30.0, target_rpo, stateless=stateless
+    )
+    assert (replaced.rpo, replaced.rpo_met, replaced.outcome) == ("unknown", None, "unknown")
+    assert replaced.to_json()["outcome"] == "unknown"
+    score = recoverability("db", [replaced], NOW)
+    # RTO margin 0.8, RPO margin 0: the item stops at the line, 50, however fast the RTO
+    assert (score.terms[0].margin_rpo, score.terms[0].item_score, score.score) == (0.0, 50.0, 50.0)
+
+
+def test_an_unknown_rpo_does_not_hide_a_missed_rto() -> None:
+    slow = Evidence("incident", "inc", NOW, True, 45.0, None, 30.0, 0.0)
+    assert (slow.rpo, slow.outcome) == ("unknown", "missed")
+    assert recoverability("db", [slow], NOW).score == 25.0

@@ -14,13 +14,17 @@ The formula, per evidence item ``e`` (one drill or one incident):
 
     item(e) = 50 × (1 + min(margin_rto, margin_rpo))        in [0, 100]
 
-An RPO that was not measured (an incident recovered by a strategy that
-reports no recovery point) is left out of the ``min``; a data objective a
-drill found failed with no figure (no RPO could be bounded, or the canaries
-show corruption) counts as margin −1; an item that did not recover (aborted
-drill, escalated incident) scores 0. 50 is the line: above it both objectives held
-with room to spare (RTO measured at 40% of the target → 80), below it one
-was missed (RTO at 150% of the target → 25).
+An RPO that was not measured is judged by ``paramedic.objectives.rpo_status``:
+``not_applicable`` (an RPO objective of 0 s and nothing stateful touched, such
+as a stateless service replaced) is left out of the ``min``; ``unknown`` (a
+data-holding component recovered by a strategy that reports no recovery
+point) counts as margin 0, so the item can reach the line but never pass it:
+unknown is never met. A data objective a drill found failed with no figure
+(no RPO could be bounded, or the canaries show corruption) counts as margin
+−1; an item that did not recover (aborted drill, escalated incident) scores
+0. 50 is the line: above it both objectives held with room to spare (RTO
+measured at 40% of the target → 80), below it one was missed (RTO at 150%
+of the target → 25).
 
 The newest ``NEWEST`` (5) items are combined with weights halving with each
 older item (1, 1/2, 1/4, 1/8, 1/16), so the latest outcome dominates but one
@@ -36,7 +40,7 @@ and the whole decays with the age of the newest item, half-life ``HALF_LIFE``
 
 Worked example: a drill 15 days ago measured RTO 12s against 30s (margin
 0.6) and RPO 0s against 0s (margin 1): item 50 × 1.6 = 80. Before it, an
-incident took 45s against 30s (margin −0.5), RPO not measured: item 25.
+incident took 45s against 30s (margin −0.5), RPO unknown (margin 0): item 25.
 weighted = (1 × 80 + 0.5 × 25) / 1.5 = 61.67; decay = 0.5 ^ (15/30) = 0.7071;
 score = 43.6.
 """
@@ -49,6 +53,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from paramedic.objectives import RpoStatus, met, rpo_status
+
 NEWEST = 5
 """How many of the newest evidence items the score combines."""
 
@@ -56,7 +62,7 @@ HALF_LIFE = timedelta(days=30)
 """Age of the newest evidence at which the score is halved."""
 
 Source = Literal["drill", "incident"]
-Outcome = Literal["met", "missed", "aborted", "not_recovered"]
+Outcome = Literal["met", "missed", "unknown", "aborted", "not_recovered"]
 
 
 def _iso(value: datetime) -> str:
@@ -85,25 +91,42 @@ class Evidence:
     rpo_failed: bool = False
     """The data objective failed with no figure to show: a drill's canaries could bound no
     RPO, or showed corruption. Counts as an RPO margin of −1."""
+    stateless: bool = False
+    """Nothing stateful was touched: the component keeps no data and the recovery restored
+    none. With an RPO objective of 0 s an unmeasured RPO is then not applicable."""
+    manual: bool = False
+    """A recovery asked for by hand (``paramedic recover``), not a detected failure."""
+    incident_id: str | None = None
+    """The incident whose steps show this recovery (a drill's own incident, if any)."""
 
     @property
     def rto_met(self) -> bool | None:
         """Measured RTO within the target; None when not measured."""
-        return _met(self.measured_rto_s, self.target_rto_s)
+        return met(self.measured_rto_s, self.target_rto_s)
 
     @property
     def rpo_met(self) -> bool | None:
         """Measured RPO within the target (False when ``rpo_failed``); None when not measured."""
-        return False if self.rpo_failed else _met(self.measured_rpo_s, self.target_rpo_s)
+        return False if self.rpo_failed else met(self.measured_rpo_s, self.target_rpo_s)
+
+    @property
+    def rpo(self) -> RpoStatus:
+        """``met``, ``missed``, ``not_applicable`` or ``unknown`` (``objectives.rpo_status``)."""
+        return rpo_status(
+            self.measured_rpo_s, self.target_rpo_s, stateless=self.stateless, failed=self.rpo_failed
+        )
 
     @property
     def outcome(self) -> Outcome:
-        """``met`` (every measured objective held), ``missed``, ``aborted`` or ``not_recovered``."""
+        """``met`` (RTO held, RPO held or not applicable), ``missed``, ``unknown`` (RTO held,
+        RPO unknown), ``aborted`` or ``not_recovered``."""
         if self.aborted:
             return "aborted"
         if not self.recovered or self.measured_rto_s is None:
             return "not_recovered"
-        return "met" if self.rto_met and self.rpo_met is not False else "missed"
+        if not self.rto_met or self.rpo == "missed":
+            return "missed"
+        return "unknown" if self.rpo == "unknown" else "met"
 
     def to_json(self) -> dict[str, Any]:
         """Stable JSON shape of this item."""
@@ -120,12 +143,11 @@ class Evidence:
             "measured_rpo_s": self.measured_rpo_s,
             "target_rpo_s": self.target_rpo_s,
             "rpo_met": self.rpo_met,
+            "rpo": self.rpo,
             "rpo_failed": self.rpo_failed,
+            "manual": self.manual,
+            "incident_id": self.incident_id,
         }
-
-
-def _met(measured: float | None, target: float) -> bool | None:
-    return None if measured is None else measured <= target
 
 
 def margin(measured: float | None, target: float) -> float:
@@ -144,7 +166,7 @@ class ItemTerm:
     evidence: Evidence
     margin_rto: float
     margin_rpo: float | None
-    """None when the RPO was not measured and the item recovered (left out of the min)."""
+    """None when the RPO does not apply (left out of the min); 0 when it is unknown."""
     item_score: float
     weight: float
 
@@ -167,8 +189,10 @@ def item_term(evidence: Evidence, weight: float) -> ItemTerm:
     m_rpo: float | None
     if evidence.rpo_failed:
         m_rpo = -1.0
-    elif evidence.measured_rpo_s is None:
+    elif evidence.rpo == "not_applicable":
         m_rpo = None
+    elif evidence.rpo == "unknown":
+        m_rpo = 0.0  # neither held nor failed: the item can reach the line, never pass it
     else:
         m_rpo = margin(evidence.measured_rpo_s, evidence.target_rpo_s)
     worst = m_rto if m_rpo is None else min(m_rto, m_rpo)

@@ -1,83 +1,41 @@
 """The report as ONE self-contained HTML page: inline CSS and SVG, nothing fetched, printable.
 
-A summary table first, then the open risks, then one section per component
-(score, verdicts, the RTO and RPO charts, the score's terms, the evidence,
-the ladder with its figures, the gaps), then strategies across components,
-every gap, and how the score is computed.
+What is down right now first (when anything is), a summary table, the open
+risks, then one section per component (score, verdicts, the RTO and RPO
+charts, the score's terms, the evidence, the ladder with its figures, the
+gaps, its newest incidents with their steps, anchored ``#i-ID``), then
+strategies across components, every gap, and how the score is computed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from html import escape
+from collections.abc import Sequence
 
 from paramedic.catalog.duration import format_duration
 from paramedic.drills.score import Evidence
 from paramedic.plan import Gap
 from paramedic.report.charts import duration_chart, points_of
+from paramedic.report.html_incidents import anchor, down_now, journal
+from paramedic.report.html_parts import esc as _e
+from paramedic.report.html_parts import met_span as _met
+from paramedic.report.html_parts import table as _table
+from paramedic.report.html_style import CSS as _CSS
 from paramedic.report.ladder import StrategyStats
 from paramedic.report.model import ComponentReport, Report, Tally
 from paramedic.report.restores import format_bytes
 from paramedic.report.risks import Risk
-from paramedic.report.text import against, age, evidence_facts, evidence_name, outcome_word, when
+from paramedic.report.text import (
+    against,
+    age,
+    evidence_facts,
+    evidence_name,
+    outcome_word,
+    rpo_against,
+    when,
+)
 
 EVIDENCE_ROWS = 12
 """Newest evidence items listed per component (the charts show them all)."""
-
-_CSS = """
-:root { --ink:#1e293b; --muted:#64748b; --line:#e2e8f0; --ok:#15803d; --warn:#b45309;
-  --bad:#b91c1c; --none:#64748b; --bg:#f8fafc; }
-* { box-sizing: border-box; }
-body { margin:0; background:var(--bg); color:var(--ink);
-  font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif; }
-main { max-width: 1180px; margin: 0 auto; padding: 24px 28px 48px; }
-h1 { font-size: 24px; margin: 0 0 4px; }
-h2 { font-size: 19px; margin: 0 0 10px; display:flex; align-items:center; gap:10px; flex-wrap:wrap; }
-h3 { font-size: 15px; margin: 16px 0 6px; }
-.meta, .muted { color: var(--muted); }
-section { background:#fff; border:1px solid var(--line); border-radius:8px; padding:16px 20px;
-  margin: 16px 0; }
-table { border-collapse: collapse; width: 100%; font-size: 13px; }
-th, td { text-align:left; padding:5px 8px; border-bottom:1px solid var(--line); vertical-align:top; }
-th { font-weight:600; color:var(--muted); background:#f1f5f9; }
-td.num, th.num { text-align:right; font-variant-numeric: tabular-nums; }
-code { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12px; }
-.cards { display:flex; gap:12px; flex-wrap:wrap; margin-top:14px; }
-.card { background:#fff; border:1px solid var(--line); border-radius:8px; padding:8px 14px; min-width:120px; }
-.card b { display:block; font-size:22px; }
-.score { display:inline-block; min-width:46px; text-align:center; border-radius:6px; color:#fff;
-  font-weight:700; padding:1px 8px; }
-.s-good { background: var(--ok); } .s-fair { background: var(--warn); }
-.s-poor { background: var(--bad); } .s-none { background: var(--none); }
-.verdict { font-weight:600; padding:1px 8px; border-radius:10px; font-size:12px; border:1px solid; }
-.v-proven { color: var(--ok); } .v-stale { color: var(--warn); }
-.v-missed, .v-never { color: var(--bad); }
-.met { color: var(--ok); font-weight:600; } .missed { color: var(--bad); font-weight:600; }
-.sev-high { color: var(--bad); font-weight:700; } .sev-medium { color: var(--warn); font-weight:700; }
-.sev-low { color: var(--muted); font-weight:700; }
-.facts { margin: 0 0 8px; color: var(--muted); }
-.facts b { color: var(--ink); font-weight:600; }
-ul.verdicts { margin: 6px 0 10px; padding-left: 18px; }
-.charts { display:flex; gap:16px; flex-wrap:wrap; margin: 8px 0; }
-svg.chart { background:#fff; border:1px solid var(--line); border-radius:6px; font-size:11px;
-  max-width:100%; height:auto; }
-svg.chart .title { font-size: 12px; }
-.explain { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size:12px;
-  background:#f1f5f9; padding:6px 8px; border-radius:4px; overflow-wrap:anywhere; }
-pre.formula { background:#f1f5f9; padding:10px 12px; border-radius:6px; font-size:12px;
-  white-space: pre-wrap; }
-@media print {
-  body { background:#fff; font-size: 11px; }
-  main { padding: 0; max-width: none; }
-  section { border: none; padding: 0; margin: 12px 0; break-inside: avoid-page; }
-  section.component { break-before: page; }
-  a { color: inherit; text-decoration: none; }
-}
-"""
-
-
-def _e(value: object) -> str:
-    return escape(str(value))
 
 
 def _score_class(component: ComponentReport) -> str:
@@ -95,42 +53,24 @@ def _score(component: ComponentReport) -> str:
 
 
 def _verdict(component: ComponentReport) -> str:
-    css = "v-never" if component.verdict == "never proven" else f"v-{component.verdict}"
+    css = {"never proven": "v-never", "rpo unknown": "v-unknown"}.get(
+        component.verdict, f"v-{component.verdict}"
+    )
     return f'<span class="verdict {css}">{_e(component.verdict)}</span>'
 
 
-def _met(met: bool | None) -> str:
-    if met is None:
-        return ""
-    return '<span class="met">met</span>' if met else '<span class="missed">missed</span>'
-
-
-def _table(headers: Sequence[str], rows: Iterable[Sequence[str]], numeric: set[int]) -> str:
-    head = "".join(
-        f'<th class="num">{_e(h)}</th>' if i in numeric else f"<th>{_e(h)}</th>"
-        for i, h in enumerate(headers)
-    )
-    body = "".join(
-        "<tr>"
-        + "".join(
-            f'<td class="num">{cell}</td>' if i in numeric else f"<td>{cell}</td>"
-            for i, cell in enumerate(row)
-        )
-        + "</tr>"
-        for row in rows
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
 def _tally(tally: Tally) -> str:
-    if tally.total == 0:
-        return '<span class="muted">none</span>'
-    text = f'<span class="met">{tally.met} met</span>'
-    if tally.missed:
-        text += f' · <span class="missed">{tally.missed} missed</span>'
-    if tally.not_recovered:
-        text += f' · <span class="missed">{tally.not_recovered} not recovered</span>'
-    return text
+    parts = [
+        f'<span class="{css}">{n} {word}</span>'
+        for n, word, css in (
+            (tally.met, "met", "met"),
+            (tally.missed, "missed", "missed"),
+            (tally.unknown, "RPO unknown", "unknown"),
+            (tally.not_recovered, "not recovered", "missed"),
+        )
+        if n
+    ]
+    return " · ".join(parts) or '<span class="muted">none</span>'
 
 
 def _summary(report: Report) -> str:
@@ -140,7 +80,8 @@ def _summary(report: Report) -> str:
         newest_age = None if newest is None else (report.generated_at - newest.at).total_seconds()
         rows.append(
             [
-                f'<a href="#c-{_e(c.name)}">{_e(c.name)}</a>',
+                f'<a href="#c-{_e(c.name)}">{_e(c.name)}</a>'
+                + ('<span class="badge-down">down now</span>' if c.down else ""),
                 _e(c.plan.criticality),
                 _e(c.plan.location),
                 _e(format_duration(c.plan.rto)),
@@ -198,17 +139,27 @@ def _gap_rows(gaps: Sequence[Gap], with_component: bool) -> list[list[str]]:
     return rows
 
 
-def _evidence_table(evidence: Sequence[Evidence]) -> str:
+def _outcome(e: Evidence) -> str:
+    if e.outcome == "met":
+        return _met(True)
+    css = "unknown" if e.outcome == "unknown" else "missed"
+    return f'<span class="{css}">{_e(outcome_word(e))}</span>'
+
+
+def _evidence_table(evidence: Sequence[Evidence], anchored: set[str]) -> str:
+    def name(e: Evidence) -> str:
+        if e.incident_id in anchored:
+            return f'<a href="#{anchor(e.incident_id or "")}">{_e(evidence_name(e))}</a>'
+        return _e(evidence_name(e))
+
     rows = [
         [
-            _e(evidence_name(e)),
+            name(e),
             _e(when(e.at)),
             _e(e.note),
             _e(against(e.measured_rto_s, e.target_rto_s)) + " " + _met(e.rto_met),
-            _e(against(e.measured_rpo_s, e.target_rpo_s)) + " " + _met(e.rpo_met),
-            _met(True)
-            if e.outcome == "met"
-            else f'<span class="missed">{_e(outcome_word(e))}</span>',
+            _e(rpo_against(e)) + " " + _met(e.rpo_met),
+            _outcome(e),
         ]
         for e in evidence[:EVIDENCE_ROWS]
     ]
@@ -275,7 +226,7 @@ def _verdict_lines(c: ComponentReport) -> str:
         if latest is None:
             items.append(f'<li>{label}: <span class="muted">none</span></li>')
         else:
-            css = "met" if latest.outcome == "met" else "missed"
+            css = {"met": "met", "unknown": "unknown"}.get(latest.outcome, "missed")
             items.append(
                 f"<li>{label}: {_e(evidence_facts(latest))}:"
                 f' <span class="{css}">{_e(outcome_word(latest))}</span></li>'
@@ -358,19 +309,26 @@ def _component(c: ComponentReport) -> str:
         gaps = "<h3>Gaps in the plan</h3>" + _table(
             ["severity", "kind", "reason"], _gap_rows(c.gaps, False), set()
         )
+    anchored = {entry.id for entry in c.journal}
     evidence = "<h3>Evidence</h3>" + (
-        _evidence_table(c.evidence) if c.evidence else '<p class="muted">None yet.</p>'
+        _evidence_table(c.evidence, anchored) if c.evidence else '<p class="muted">None yet.</p>'
+    )
+    down = (
+        f'<p class="down-line"><a href="#{anchor(c.down.incident_id)}">'
+        f"{_e(c.down.sentence())}</a></p>"
+        if c.down
+        else ""
     )
     return (
         f'<section class="component" id="c-{_e(p.name)}">'
         f"<h2>{_e(p.name)} {_score(c)} {_verdict(c)}</h2>"
-        f'<p class="facts">{" · ".join(facts)}</p>'
+        f'<p class="facts">{" · ".join(facts)}</p>{down}'
         f"{_verdict_lines(c)}"
         f'<div class="charts">{rto_chart}{rpo_chart}</div>'
         f"<h3>Score</h3>{_terms(c)}"
         f"{evidence}"
         f"<h3>Recovery ladder</h3>{_ladder(c)}"
-        f"{_restores(c)}{gaps}</section>"
+        f"{_restores(c)}{gaps}{journal(c)}</section>"
     )
 
 
@@ -390,6 +348,7 @@ def render_html(report: Report) -> str:
         f'<div class="card"><b>{_e(value)}</b>{_e(label)}</div>'
         for value, label in (
             (s["components"], "components"),
+            (s["down_now"], "down now"),
             (s["proven"], "proven by evidence"),
             (s["mean_score"], "mean score"),
             (s["high_risks"], "high risks"),
@@ -413,13 +372,14 @@ def render_html(report: Report) -> str:
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>paramedic report: {_e(report.catalog)}</title><style>{_CSS}</style></head>"
+        f"<title>paramedic report: {_e(report.catalog)}</title>"
+        f"<style>{_CSS}</style></head>"
         "<body><main><header><h1>Recoverability report</h1>"
         f'<p class="meta">catalog <code>{_e(report.catalog)}</code> · state'
         f" <code>{_e(report.state)}</code> · generated {_e(when(report.generated_at))} ·"
         f" evidence older than {_e(format_duration(report.stale_after))} is stale</p>"
         f'<div class="cards">{cards}</div></header>'
-        f"{_summary(report)}{_risks(report.risks)}"
+        f"{down_now(report.components)}{_summary(report)}{_risks(report.risks)}"
         + "".join(_component(c) for c in report.components)
         + f'<section id="strategies"><h2>Strategies across components</h2>{strategies}</section>'
         f'<section id="gaps"><h2>Gaps in the plan</h2>{gaps}</section>'

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from paramedic.catalog.duration import format_duration
+from paramedic.report.incidents import IncidentEntry, step_text
 from paramedic.report.ladder import StrategyStats
 from paramedic.report.model import ComponentReport, Report, Tally
 from paramedic.report.restores import format_bytes
@@ -14,8 +15,13 @@ from paramedic.report.text import (
     evidence_line,
     evidence_name,
     met_word,
+    outcome_word,
     plural,
+    rpo_against,
+    rpo_word,
+    step_word,
     when,
+    when_s,
 )
 
 EVIDENCE_ROWS = 12
@@ -35,14 +41,17 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]
 
 
 def _tally(tally: Tally) -> str:
-    if tally.total == 0:
-        return "none"
-    text = f"{tally.met} met"
-    if tally.missed:
-        text += f", {tally.missed} missed"
-    if tally.not_recovered:
-        text += f", {tally.not_recovered} not recovered"
-    return text
+    parts = [
+        f"{n} {word}"
+        for n, word in (
+            (tally.met, "met"),
+            (tally.missed, "missed"),
+            (tally.unknown, "RPO unknown"),
+            (tally.not_recovered, "not recovered"),
+        )
+        if n
+    ]
+    return ", ".join(parts) or "none"
 
 
 def _stats(s: StrategyStats | None) -> list[str]:
@@ -68,6 +77,8 @@ def _component(c: ComponentReport) -> list[str]:
         + (f"; blast radius: {', '.join(p.dependents)}" if p.dependents else ""),
         "",
     ]
+    if c.down is not None:
+        lines += [f"**Down now**: {c.down.sentence()}", ""]
     for source, label in (("drill", "Latest drill"), ("incident", "Latest incident")):
         latest = c.latest(source)
         lines.append(f"- {label}: {evidence_line(latest) if latest else 'none'}")
@@ -89,9 +100,9 @@ def _component(c: ComponentReport) -> list[str]:
                     e.note,
                     against(e.measured_rto_s, e.target_rto_s),
                     met_word(e.rto_met),
-                    against(e.measured_rpo_s, e.target_rpo_s),
-                    met_word(e.rpo_met),
-                    e.outcome.replace("_", " "),
+                    rpo_against(e),
+                    rpo_word(e),
+                    outcome_word(e),
                 ]
                 for e in c.evidence[:EVIDENCE_ROWS]
             ],
@@ -134,7 +145,44 @@ def _component(c: ComponentReport) -> list[str]:
                 for m in c.restores
             ],
         )
+    if c.journal:
+        lines += ["### Incidents and their steps", ""]
+        for entry in c.journal:
+            lines += _incident(entry)
     return lines
+
+
+def _incident(entry: IncidentEntry) -> list[str]:
+    row = entry.row
+    past = (
+        f"; open {format_duration(round(entry.open_for_s))}, past its RTO" if entry.past_rto else ""
+    )
+    cause = entry.cause
+    lines = [
+        f"#### {entry.title}: {entry.ended()}",
+        "",
+        f"Failed {when_s(row.failed_at)}, detected after"
+        f" {format_duration(row.time_to_detect_s)}; RTO"
+        f" {against(row.measured_rto_s, row.target_rto_s)}{past}."
+        f" {cause.reason if cause is not None else row.reason}",
+        "",
+    ]
+    if not entry.steps:
+        return [*lines, "No step ran.", ""]
+    return lines + table(
+        ["#", "strategy", "started", "took", "outcome", "output / error"],
+        [
+            [
+                s.seq,
+                s.strategy + (" (dry run)" if s.dry_run else ""),
+                when_s(s.started_at),
+                format_duration(s.duration_s),
+                step_word(s.status),
+                step_text(s),
+            ]
+            for s in entry.steps
+        ],
+    )
 
 
 def render_markdown(report: Report) -> str:
@@ -148,6 +196,11 @@ def render_markdown(report: Report) -> str:
         f" proven by evidence, mean score {s['mean_score']}, {plural(s['risks'], 'open risk')}"
         f" ({s['high_risks']} high), {plural(s['gaps'], 'gap')} in the plan.",
         "",
+    ]
+    down = [c.down for c in report.components if c.down is not None]
+    if down:
+        lines += ["## Down now", "", *[f"- {d.sentence()}" for d in down], ""]
+    lines += [
         "## Summary",
         "",
     ]

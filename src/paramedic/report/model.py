@@ -10,27 +10,46 @@ Evidence per component:
 - every drill (``store.drills``; verdicts ``met``, ``missed``, ``aborted``
   from ``paramedic.drills.verdict``); a drill with no measured RTO never
   recovered;
-- every real incident of kind ``failure`` that ended (recovered, or
-  escalated: not recovered), except those a drill caused (the drill stands
-  for them). Manual recoveries and backup verifications are not failures.
+- every real incident of kind ``failure`` or ``manual`` (``paramedic
+  recover``, marked ``manual``) that ended (recovered, or escalated: not
+  recovered), except those a drill caused (the drill stands for them).
+  Backup verifications are not recoveries.
+
+An RPO not measured is ``not_applicable`` when the component keeps no data
+(an ``application_server`` or ``load_balancer`` without ``backup:``), its RPO
+objective is 0 s and the recovery restored none (no recovery point, no
+``restore_from_backup`` or ``failover_to_standby`` step ran); otherwise it is
+``unknown``, and unknown is never met (``paramedic.objectives``).
+
+A component is down now when it has an open incident, or when its newest
+incident was escalated and the store last saw it failing (``down_now``).
 
 Strategy figures and restore throughput read the steps of every incident,
 drills' included.
 
 ``--json`` shape (times ISO ``Z``, durations in seconds)::
 
-    {"generated_at", "catalog", "state", "stale_after_s",
+    {"generated_at", "catalog", "state" (a SQLite file as its path), "state_url",
+     "stale_after_s",
      "score_formula": {"newest", "half_life_s"},
-     "summary": {"components", "proven", "never_proven", "mean_score", "risks",
+     "summary": {"components", "proven", "never_proven", "down_now", "mean_score", "risks",
                  "high_risks", "gaps", "recommendations"},
      "components": [{"name", "inventory" (plan --json row), "verdict",
+        "down_now": {"incident_id", "state", "since", "for_s", "target_rto_s", "past_rto",
+                     "reason", "sentence"} | null,
         "score": {"score", "proven", "weighted", "decay", "newest_at", "age_s",
                   "half_life_s", "evidence_count", "explain",
                   "terms": [evidence + "margin_rto", "margin_rpo", "item_score", "weight"]},
-        "drills"/"incidents": {"met", "missed", "not_recovered"},
+        "drills"/"incidents": {"met", "missed", "unknown", "not_recovered"},
         "latest_drill", "latest_incident", "evidence": [{"source", "ref", "at",
           "recovered", "outcome", "note", "measured_rto_s", "target_rto_s", "rto_met",
-          "measured_rpo_s", "target_rpo_s", "rpo_met", "rpo_failed"}],
+          "measured_rpo_s", "target_rpo_s", "rpo_met", "rpo", "rpo_failed", "manual",
+          "incident_id"}],
+        "incident_journal": [{"id", "kind", "manual", "state", "failure", "reason",
+          "failed_at", "detected_at", "recovered_at", "escalated_at", "strategy",
+          "measured_rto_s", "measured_rpo_s", "target_rto_s", "open_for_s", "past_rto",
+          "ended", "cause": {"kind", "label", "reason"} | null,
+          "steps": [history --json steps]}],
         "strategies": [{"strategy", "attempts", "succeeded", "success_rate", "median_s",
                         "median_success_s"}],
         "recommendations": [{"component", "kind", "strategy", "instead", "reason"}],
@@ -53,9 +72,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from paramedic.backup.schedule import rpo_exposure
-from paramedic.catalog.model import Backup, Catalog
+from paramedic.catalog.model import Backup, Catalog, Component
 from paramedic.drills.score import HALF_LIFE, NEWEST, Evidence, Score, recoverability
 from paramedic.plan import ComponentPlan, Gap, analyze
+from paramedic.report.evidence import (
+    drill_evidence,
+    incident_evidence,
+    state_shown,
+    stateless_recovery,
+)
+from paramedic.report.incidents import DownNow, IncidentEntry, down_now
 from paramedic.report.ladder import Recommendation, StrategyStats, recommend, strategy_stats
 from paramedic.report.restores import (
     RestoreForecast,
@@ -65,10 +91,10 @@ from paramedic.report.restores import (
 )
 from paramedic.report.risks import Exposure, Risk, component_risks
 from paramedic.store import (
+    ComponentRow,
     DrillRow,
     IncidentKind,
     IncidentRow,
-    IncidentState,
     RecoveryPointRow,
     StepRow,
     Store,
@@ -79,15 +105,19 @@ STALE_AFTER = timedelta(days=30)
 """Evidence older than this is an open risk (``stale_evidence``)."""
 MAX_INCIDENTS = 1000
 """Newest incidents read per component."""
+JOURNAL_INCIDENTS = 12
+"""Newest incidents whose steps the report shows per component (``history`` has them all)."""
 
 
 @dataclass(frozen=True)
 class Tally:
-    """How many evidence items met the objectives, missed them, or never recovered."""
+    """How many evidence items met the objectives, missed them, could not show their RPO
+    (``unknown``, never counted as met), or never recovered."""
 
     met: int = 0
     missed: int = 0
     not_recovered: int = 0
+    unknown: int = 0
 
     @classmethod
     def of(cls, items: list[Evidence]) -> Tally:
@@ -97,16 +127,22 @@ class Tally:
             outcomes.count("met"),
             outcomes.count("missed"),
             outcomes.count("not_recovered") + outcomes.count("aborted"),
+            outcomes.count("unknown"),
         )
 
     @property
     def total(self) -> int:
         """Every item counted."""
-        return self.met + self.missed + self.not_recovered
+        return self.met + self.missed + self.unknown + self.not_recovered
 
     def to_json(self) -> dict[str, int]:
         """Stable JSON shape of the counts."""
-        return {"met": self.met, "missed": self.missed, "not_recovered": self.not_recovered}
+        return {
+            "met": self.met,
+            "missed": self.missed,
+            "unknown": self.unknown,
+            "not_recovered": self.not_recovered,
+        }
 
 
 @dataclass(frozen=True)
@@ -116,7 +152,8 @@ class ComponentReport:
     plan: ComponentPlan
     score: Score
     verdict: str
-    """``proven``, ``missed`` (newest evidence missed), ``stale`` or ``never proven``."""
+    """``proven``, ``missed`` (newest evidence missed), ``rpo unknown`` (newest evidence could
+    not show its RPO), ``stale`` or ``never proven``."""
     evidence: list[Evidence]
     """Every item, newest first."""
     drills: Tally
@@ -128,6 +165,10 @@ class ComponentReport:
     exposure: Exposure | None
     gaps: list[Gap]
     risks: list[Risk]
+    journal: list[IncidentEntry]
+    """The newest incidents with their steps, newest first."""
+    down: DownNow | None
+    """Set when the component does not serve right now."""
 
     @property
     def name(self) -> str:
@@ -146,6 +187,7 @@ class ComponentReport:
             "inventory": self.plan.to_json(),
             "score": self.score.to_json(),
             "verdict": self.verdict,
+            "down_now": self.down.to_json() if self.down else None,
             "drills": self.drills.to_json(),
             "incidents": self.incidents.to_json(),
             "latest_drill": latest_drill.to_json() if latest_drill else None,
@@ -158,6 +200,7 @@ class ComponentReport:
             "rpo_exposure": self.exposure.to_json() if self.exposure else None,
             "gaps": [g.to_json() for g in self.gaps],
             "risks": [r.to_json() for r in self.risks],
+            "incident_journal": [i.to_json() for i in self.journal],
         }
 
 
@@ -168,6 +211,9 @@ class Report:
     generated_at: datetime
     catalog: str
     state: str
+    """Where the state lives, for people: a SQLite file as its path, else the URL."""
+    state_url: str
+    """The state store's URL, password hidden."""
     stale_after: timedelta
     components: list[ComponentReport]
     strategies: list[StrategyStats]
@@ -189,6 +235,7 @@ class Report:
             "components": len(self.components),
             "proven": len(proven),
             "never_proven": len(self.components) - len(proven),
+            "down_now": sum(1 for c in self.components if c.down is not None),
             "mean_score": round(statistics.fmean(scores), 1) if scores else 0.0,
             "risks": len(self.risks),
             "high_risks": sum(1 for r in self.risks if r.severity.value == "high"),
@@ -202,6 +249,7 @@ class Report:
             "generated_at": iso_utc(self.generated_at),
             "catalog": self.catalog,
             "state": self.state,
+            "state_url": self.state_url,
             "stale_after_s": self.stale_after.total_seconds(),
             "score_formula": {"newest": NEWEST, "half_life_s": HALF_LIFE.total_seconds()},
             "summary": self.summary(),
@@ -213,54 +261,11 @@ class Report:
         }
 
 
-def drill_evidence(row: DrillRow, rto_s: float, rpo_s: float) -> Evidence:
-    """A drill as evidence, judged against ``rto_s``/``rpo_s`` (the catalog's objectives).
-
-    A drill the runner judged ``missed`` although it recovered with figures within the
-    targets of its day (or with no RPO at all) failed on data the figures do not show:
-    canaries that bound no RPO, or corruption. That stays a failed RPO whatever the targets.
-    """
-    aborted = row.verdict.lower().startswith("abort")
-    recovered = not aborted and row.measured_rto_s is not None
-    hidden = row.measured_rpo_s is None or (bool(row.rto_met) and bool(row.rpo_met))
-    return Evidence(
-        source="drill",
-        ref=str(row.id),
-        at=row.started_at,
-        recovered=recovered,
-        measured_rto_s=row.measured_rto_s,
-        measured_rpo_s=row.measured_rpo_s,
-        target_rto_s=rto_s,
-        target_rpo_s=rpo_s,
-        note=f"{row.fault}, {row.verdict}",
-        aborted=aborted,
-        rpo_failed=recovered and row.verdict == "missed" and hidden,
-    )
-
-
-def incident_evidence(row: IncidentRow, rto_s: float, rpo_s: float) -> Evidence | None:
-    """A finished failure incident as evidence; None for any other incident."""
-    state = IncidentState(row.state)
-    if row.kind != IncidentKind.failure or state.is_open or state is IncidentState.cancelled:
-        return None
-    recovered = state is IncidentState.recovered
-    how = row.strategy if recovered and row.strategy else state.value
-    return Evidence(
-        source="incident",
-        ref=row.id,
-        at=row.failed_at,
-        recovered=recovered,
-        measured_rto_s=row.measured_rto_s if recovered else None,
-        measured_rpo_s=row.measured_rpo_s if recovered else None,
-        target_rto_s=rto_s,
-        target_rpo_s=rpo_s,
-        note=f"{row.failure or 'failure'}, {how}",
-    )
-
-
 def _verdict(evidence: list[Evidence], now: datetime, stale_after: timedelta) -> str:
     if not evidence:
         return "never proven"
+    if evidence[0].outcome == "unknown":
+        return "rpo unknown"
     if evidence[0].outcome != "met":
         return "missed"
     if now - evidence[0].at > stale_after:
@@ -281,6 +286,16 @@ def _exposure(
     return Exposure.of(rpo_exposure(name, newest, rpo, now), newest, backup.archives_continuously)
 
 
+def _stateless_drill(
+    spec: Component,
+    drill: DrillRow,
+    incidents: dict[str, IncidentRow],
+    steps: dict[str, list[StepRow]],
+) -> bool:
+    caused = incidents.get(drill.incident_id) if drill.incident_id else None
+    return stateless_recovery(spec, caused, steps[caused.id] if caused else [])
+
+
 def build_report(
     catalog: Catalog, store: Store, now: datetime, *, stale_after: timedelta = STALE_AFTER
 ) -> Report:
@@ -288,6 +303,7 @@ def build_report(
     plan = analyze(catalog)
     drills = store.drills()
     caused_by_drill = {d.incident_id for d in drills if d.incident_id}
+    seen: dict[str, ComponentRow] = {c.name: c for c in store.components()}
     all_steps: list[StepRow] = []
     components: list[ComponentReport] = []
     for row in plan.inventory:
@@ -295,11 +311,18 @@ def build_report(
         rto_s, rpo_s = row.rto.total_seconds(), row.rpo.total_seconds()
         incidents = store.incidents(row.name, limit=MAX_INCIDENTS)
         steps = {i.id: store.steps(i.id) for i in incidents}
-        drilled = [drill_evidence(d, rto_s, rpo_s) for d in drills if d.component == row.name]
+        by_id = {i.id: i for i in incidents}
+        drilled = [
+            drill_evidence(d, rto_s, rpo_s, _stateless_drill(spec, d, by_id, steps))
+            for d in drills
+            if d.component == row.name
+        ]
         lived = [
             e
             for i in incidents
-            if i.id not in caused_by_drill and (e := incident_evidence(i, rto_s, rpo_s)) is not None
+            if i.id not in caused_by_drill
+            and (e := incident_evidence(i, rto_s, rpo_s, stateless_recovery(spec, i, steps[i.id])))
+            is not None
         ]
         evidence = sorted(drilled + lived, key=lambda e: e.at, reverse=True)
         own_steps = [s for i in incidents for s in steps[i.id]]
@@ -310,6 +333,12 @@ def build_report(
         restores.sort(key=lambda m: m.at, reverse=True)
         restore = forecast(restores, points[0] if points else None, rto_s)
         exposure = _exposure(row.name, spec.backup, row.rpo, points, now)
+        down = down_now(row.name, incidents, seen.get(row.name), now)
+        journal = [
+            IncidentEntry(i, steps[i.id], now)
+            for i in incidents
+            if i.kind != IncidentKind.verification
+        ][:JOURNAL_INCIDENTS]
         components.append(
             ComponentReport(
                 plan=row,
@@ -324,15 +353,21 @@ def build_report(
                 restore_forecast=restore,
                 exposure=exposure,
                 gaps=[g for g in plan.gaps if g.component == row.name],
-                risks=component_risks(row.name, evidence, now, stale_after, exposure, restore),
+                risks=component_risks(
+                    row.name, evidence, now, stale_after, exposure, restore, down
+                ),
+                journal=journal,
+                down=down,
             )
         )
     risks = [r for c in components for r in c.risks]
-    risks.sort(key=lambda r: (r.severity.rank, r.component, r.kind))
+    # what is down right now comes before everything else of its severity
+    risks.sort(key=lambda r: (r.severity.rank, r.kind != "down_now", r.component, r.kind))
     return Report(
         generated_at=now,
         catalog=catalog.source,
-        state=store.url,
+        state=state_shown(store.url),
+        state_url=store.url,
         stale_after=stale_after,
         components=components,
         strategies=strategy_stats(all_steps),

@@ -2,10 +2,16 @@
 
 Risk kinds (``Risk.kind``, stable identifiers):
 
+``down_now`` (high)
+    The component does not serve right now: an open incident, or an
+    escalated one the store last saw still failing.
 ``never_proven`` (high)
     No drill and no incident ever measured the component's recovery.
 ``last_missed`` (high)
     The newest evidence missed an objective, was aborted, or never recovered.
+``rpo_unknown`` (medium)
+    The newest evidence recovered within the RTO but measured no RPO of a
+    component whose data objective applies: it may have lost data.
 ``stale_evidence`` (medium)
     The newest evidence is older than the report's ``stale_after`` (30 days).
 ``rpo_exposure`` (high when breached, medium when at risk)
@@ -28,6 +34,7 @@ from paramedic.backup.schedule import RpoExposure
 from paramedic.catalog.duration import format_duration
 from paramedic.drills.score import Evidence
 from paramedic.plan import Severity
+from paramedic.report.incidents import DownNow
 from paramedic.report.restores import RestoreForecast
 from paramedic.report.text import evidence_line, when
 from paramedic.store import iso_utc
@@ -101,9 +108,12 @@ def component_risks(
     stale_after: timedelta,
     exposure: Exposure | None,
     restore: RestoreForecast | None,
+    down: DownNow | None = None,
 ) -> list[Risk]:
     """The open risks of one component; ``evidence`` newest first."""
     risks: list[Risk] = []
+    if down is not None:
+        risks.append(Risk(name, "down_now", Severity.high, down.sentence()))
     if not evidence:
         risks.append(
             Risk(
@@ -116,7 +126,17 @@ def component_risks(
         )
     else:
         newest = evidence[0]
-        if newest.outcome != "met":
+        if newest.outcome == "unknown":
+            risks.append(
+                Risk(
+                    name,
+                    "rpo_unknown",
+                    Severity.medium,
+                    f"the newest evidence for {name} measured no RPO, so the data lost is"
+                    f" unknown: {evidence_line(newest)}; run a drill (its canaries measure it)",
+                )
+            )
+        elif newest.outcome != "met":
             risks.append(
                 Risk(
                     name,

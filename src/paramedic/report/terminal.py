@@ -9,7 +9,13 @@ from paramedic.catalog.duration import format_duration
 from paramedic.report.model import ComponentReport, Report
 from paramedic.report.text import plural
 
-_VERDICT_STYLE = {"proven": "green", "stale": "yellow", "missed": "red", "never proven": "red"}
+_VERDICT_STYLE = {
+    "proven": "green",
+    "stale": "yellow",
+    "rpo unknown": "yellow",
+    "missed": "red",
+    "never proven": "red",
+}
 
 
 def _score_style(c: ComponentReport) -> str:
@@ -19,7 +25,12 @@ def _score_style(c: ComponentReport) -> str:
 
 
 def render_summary(report: Report, console: Console) -> None:
-    """One row per component (score, verdict, evidence), then the open risks, one line each."""
+    """What is down now, one row per component (score, verdict, evidence), then the open
+    risks, one line each."""
+    for c in report.components:
+        if c.down is not None:
+            console.print("[bold red]down now[/] ", end="")
+            console.print(c.down.sentence(), markup=False, soft_wrap=True)
     table = Table(show_header=True, box=None, padding=(0, 1), pad_edge=False)
     for column in ("component", "RTO", "RPO", "score", "verdict", "evidence", "risks"):
         table.add_column(column, justify="right" if column in ("score", "risks") else "left")
@@ -39,6 +50,8 @@ def render_summary(report: Report, console: Console) -> None:
     summary = report.summary()
     console.print()
     for risk in report.risks:
+        if risk.kind == "down_now":
+            continue  # said first
         style = "red" if risk.severity.value == "high" else "yellow"
         console.print(f"[{style}]{risk.severity.value}[/] ", end="")
         console.print(risk.reason, markup=False, soft_wrap=True)

@@ -13,6 +13,16 @@ def when(value: datetime | None) -> str:
     return "-" if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%MZ")
 
 
+def when_s(value: datetime | None) -> str:
+    """``2026-05-30 14:02:07Z`` (to the second, for steps); ``-`` for None."""
+    return "-" if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def step_word(status: str) -> str:
+    """A step's status for people: ``timed out``, ``succeeded``, …"""
+    return status.replace("_", " ")
+
+
 def age(seconds: float | None) -> str:
     """``3d`` / ``5h`` / ``12m``: a rounded age; ``-`` for None."""
     if seconds is None:
@@ -36,19 +46,39 @@ def against(measured: float | None, target: float) -> str:
 
 
 def outcome_word(evidence: Evidence) -> str:
-    """``met``, ``missed``, ``aborted`` or ``not recovered``."""
+    """``met``, ``missed``, ``RPO unknown``, ``aborted`` or ``not recovered``."""
+    if evidence.outcome == "unknown":
+        return "RPO unknown"
     return evidence.outcome.replace("_", " ")
 
 
+def rpo_against(evidence: Evidence) -> str:
+    """``20m / 1h``; ``not applicable`` (nothing stateful, RPO 0s); ``unknown / 1h``."""
+    if evidence.measured_rpo_s is None and evidence.recovered and not evidence.rpo_failed:
+        if evidence.rpo == "not_applicable":
+            return "not applicable"
+        return f"unknown / {format_duration(evidence.target_rpo_s)}"
+    return against(evidence.measured_rpo_s, evidence.target_rpo_s)
+
+
+def rpo_word(evidence: Evidence) -> str:
+    """``met``, ``missed``, ``not applicable``, ``unknown`` or ``not measured``."""
+    if not evidence.recovered:
+        return "not measured"
+    return evidence.rpo.replace("_", " ")
+
+
 def evidence_name(evidence: Evidence) -> str:
-    """``drill #12`` or ``incident inc-…``."""
-    return f"drill #{evidence.ref}" if evidence.source == "drill" else f"incident {evidence.ref}"
+    """``drill #12``, ``incident inc-…`` or ``manual incident inc-…``."""
+    if evidence.source == "drill":
+        return f"drill #{evidence.ref}"
+    return f"{'manual ' if evidence.manual else ''}incident {evidence.ref}"
 
 
 def evidence_facts(evidence: Evidence) -> str:
     """Which item, when, RTO and RPO against the targets."""
     rto = f"RTO {against(evidence.measured_rto_s, evidence.target_rto_s)}"
-    rpo = f"RPO {against(evidence.measured_rpo_s, evidence.target_rpo_s)}"
+    rpo = f"RPO {rpo_against(evidence)}"
     note = f" ({evidence.note})" if evidence.note else ""
     return f"{evidence_name(evidence)}{note} on {when(evidence.at)}: {rto}, {rpo}"
 

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from paramedic.objectives import met as _met
 from paramedic.redact import redact
 
 
@@ -90,10 +91,6 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [jsonable(v) for v in value]
     return value
-
-
-def _met(measured: float | None, target: float) -> bool | None:
-    return None if measured is None else measured <= target
 
 
 class _Row:

@@ -8,13 +8,14 @@ from rich.console import Console
 from rich.table import Table
 
 from paramedic.catalog.duration import format_duration
+from paramedic.objectives import met
 from paramedic.store import IncidentRow, StepRow
 
 
 def _against(measured: float | None, target: float) -> str:
     if measured is None:
         return f"- / {format_duration(target)}"
-    mark = "[green]met[/]" if measured <= target else "[red]missed[/]"
+    mark = "[green]met[/]" if met(measured, target) else "[red]missed[/]"
     return f"{format_duration(measured)} / {format_duration(target)} {mark}"
 
 
