@@ -14,7 +14,13 @@ An RPO that was not measured is never met:
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Literal
+
+from paramedic.catalog.model import Component, ComponentType, StrategyName
+
+if TYPE_CHECKING:
+    from paramedic.store import IncidentRow, StepRow
 
 RpoStatus = Literal["met", "missed", "not_applicable", "unknown"]
 
@@ -34,3 +40,19 @@ def rpo_status(
     if held is not None:
         return "met" if held else "missed"
     return "not_applicable" if stateless and target <= 0 else "unknown"
+
+
+STATELESS_TYPES = frozenset({ComponentType.application_server, ComponentType.load_balancer})
+"""Component types that keep no data of their own (unless they have a ``backup:``)."""
+DATA_STRATEGIES = frozenset({StrategyName.restore_from_backup, StrategyName.failover_to_standby})
+"""Strategies that bring back or switch data: running one touches state."""
+def stateless_recovery(
+    component: Component, incident: IncidentRow | None, steps: Sequence[StepRow]
+) -> bool:
+    """True when nothing stateful was touched: the component keeps no data (its type, no
+    ``backup:``) and the recovery used no recovery point and ran no data strategy."""
+    if component.type not in STATELESS_TYPES or component.backup is not None:
+        return False
+    if incident is not None and incident.recovery_point_at is not None:
+        return False
+    return not any(s.strategy in DATA_STRATEGIES and not s.dry_run for s in steps)

@@ -362,7 +362,17 @@ def _judge(incident: IncidentRow | None, report: CanaryReport | None = None, **k
         target_rto_s=kw.get("rto", 20.0),
         target_rpo_s=kw.get("rpo", 0.0),
         abort_after=timedelta(seconds=40),
+        stateless=kw.get("stateless", False),
     )
+
+
+def test_a_stateless_replace_has_no_rpo_to_miss_but_a_stateful_one_is_unknown() -> None:
+    replaced = _incident(strategy="replace_instance", measured_rpo_s=None)
+    verdict, reason, _, rpo = _judge(replaced, stateless=True)
+    assert (verdict, rpo) == ("met", None)
+    assert reason == "RTO 1.5s of 20s met; RPO not applicable: no data kept and none touched"
+    verdict, reason, _, _ = _judge(replaced, stateless=False)
+    assert verdict == "missed" and "RPO unknown" in reason
 
 
 def test_a_restart_within_the_rto_is_met_with_rpo_zero() -> None:

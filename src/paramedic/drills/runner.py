@@ -47,6 +47,7 @@ from paramedic.drills.verdict import (
 from paramedic.errors import NotFound, ParamedicError, ProviderError, Refused
 from paramedic.lock import agent_running, held_lock
 from paramedic.notify import Notice, NotifierLike
+from paramedic.objectives import stateless_recovery
 from paramedic.providers.base import FaultCapable, FaultContext, InjectedFault, Provider
 from paramedic.providers.registry import build_provider, provider_info
 from paramedic.redact import redact
@@ -340,6 +341,11 @@ class DrillRunner:
         component = self.catalog.components[name]
         target_rto = component.rto.total_seconds()
         target_rpo = component.rpo.total_seconds()
+        steps = (
+            await asyncio.to_thread(self.store.steps, outcome.incident.id)
+            if outcome.incident is not None
+            else []
+        )
         verdict, reason, rto, rpo = judge(
             outcome.incident,
             aborted=outcome.aborted,
@@ -348,6 +354,7 @@ class DrillRunner:
             target_rto_s=target_rto,
             target_rpo_s=target_rpo,
             abort_after=component.drills.abort_after or component.rto * 2,
+            stateless=stateless_recovery(component, outcome.incident, steps),
         )
         phases.append(phase("finished", self.clock.now(), reason, verdict=verdict))
         incident = outcome.incident

@@ -21,6 +21,7 @@ from typing import Any
 
 from paramedic.catalog.duration import format_duration
 from paramedic.drills.canary import CanaryReport
+from paramedic.objectives import rpo_status
 from paramedic.redact import redact
 from paramedic.store import IncidentRow, StepRow, iso_utc
 
@@ -98,8 +99,13 @@ def judge(
     target_rto_s: float,
     target_rpo_s: float,
     abort_after: timedelta,
+    stateless: bool = False,
 ) -> tuple[str, str, float | None, float | None]:
-    """``(verdict, reason, measured RTO, measured RPO)`` of a drill (pure)."""
+    """``(verdict, reason, measured RTO, measured RPO)`` of a drill (pure).
+
+    ``stateless``: nothing stateful was touched (``objectives.stateless_recovery``), so an
+    unmeasured RPO of a 0 s objective is not applicable rather than unknown.
+    """
     if aborted or incident is None:
         state = f" (incident {incident.id} still {incident.state})" if incident else ""
         detected = "" if incident else ": the agent never opened an incident"
@@ -121,7 +127,10 @@ def judge(
     problems = []
     rto_text = f"RTO {format_duration(rto)} of {format_duration(target_rto_s)}"
     problems.append(rto_text + (" met" if rto <= target_rto_s else " missed"))
-    if rpo is None:
+    status = rpo_status(rpo, target_rpo_s, stateless=stateless)
+    if status == "not_applicable":
+        problems.append("RPO not applicable: no data kept and none touched")
+    elif rpo is None:
         problems.append(f"RPO unknown: {rpo_basis}")
     else:
         ok = rpo <= target_rpo_s
@@ -137,8 +146,7 @@ def judge(
         )
     met = (
         rto <= target_rto_s
-        and rpo is not None
-        and rpo <= target_rpo_s
+        and status in ("met", "not_applicable")
         and not (measure is not None and measure.corrupted)
     )
     return ("met" if met else "missed"), "; ".join(problems), rto, rpo

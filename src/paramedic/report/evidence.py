@@ -4,31 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from paramedic.catalog.model import Component, ComponentType, StrategyName
 from paramedic.drills.score import Evidence
 from paramedic.errors import StoreError
+from paramedic.objectives import stateless_recovery
 from paramedic.report.incidents import escalation_cause
-from paramedic.store import DrillRow, IncidentKind, IncidentRow, IncidentState, StepRow
+from paramedic.store import DrillRow, IncidentKind, IncidentRow, IncidentState
 from paramedic.store.connect import parse_target
 
-STATELESS_TYPES = frozenset({ComponentType.application_server, ComponentType.load_balancer})
-"""Component types that keep no data of their own (unless they have a ``backup:``)."""
-DATA_STRATEGIES = frozenset({StrategyName.restore_from_backup, StrategyName.failover_to_standby})
-"""Strategies that bring back or switch data: running one touches state."""
 EVIDENCE_KINDS = frozenset({IncidentKind.failure, IncidentKind.manual})
 """Incidents that measure a recovery (a drill's own incident is its drill's evidence)."""
-
-
-def stateless_recovery(
-    component: Component, incident: IncidentRow | None, steps: Sequence[StepRow]
-) -> bool:
-    """True when nothing stateful was touched: the component keeps no data (its type, no
-    ``backup:``) and the recovery used no recovery point and ran no data strategy."""
-    if component.type not in STATELESS_TYPES or component.backup is not None:
-        return False
-    if incident is not None and incident.recovery_point_at is not None:
-        return False
-    return not any(s.strategy in DATA_STRATEGIES and not s.dry_run for s in steps)
 
 
 def drill_evidence(row: DrillRow, rto_s: float, rpo_s: float, stateless: bool = False) -> Evidence:
