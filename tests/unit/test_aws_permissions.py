@@ -42,6 +42,8 @@ EXPECTED_FEATURES = (
     "repoint:network_interface",
     "repoint:data_volume",
     "start:aws.ec2",
+    "start:aws.rds",
+    "rpo_watch:aws.rds",
     "terminate:aws.ec2",
     "backup:aws_backup",
     "run:lambda",
@@ -141,6 +143,7 @@ def test_features_of_a_mixed_catalog() -> None:
             "repoint:target_group",
             "run:lambda",
             "start:aws.ec2",
+            "start:aws.rds",
         }
     )
 
@@ -260,3 +263,60 @@ def test_the_readme_lists_every_feature_with_its_actions() -> None:
     assert block == markdown_table(), (
         "regenerate: python -c 'from paramedic.providers.aws.permissions import markdown_table; print(markdown_table())'"
     )
+
+
+def _rds(**over: Any) -> Catalog:
+    return _catalog(
+        {
+            "db": _component(
+                "aws.rds",
+                type="database",
+                spec={"db_instance_identifier": "orders"},
+                recovery=[{"strategy": "restart_service"}],
+                **over,
+            )
+        }
+    )
+
+
+def test_the_rpo_watch_of_an_rds_instance_without_backup_is_granted_its_calls() -> None:
+    # issue 13.10: the agent reads the automated backups of every aws.rds without backup:
+    catalog = _rds()
+    assert {"start:aws.rds", "rpo_watch:aws.rds"} <= set(features_for(catalog))
+    assert "rds:DescribeDBInstanceAutomatedBackups" in actions_for(catalog)
+
+
+def test_no_rpo_watch_with_an_rpo_of_zero_or_a_backup_engine() -> None:
+    assert "rpo_watch:aws.rds" not in features_for(_rds(rpo="0s"))
+    with_backup = _rds(backup={"engine": "aws_backup", "schedule": "0 * * * *"})
+    assert "rpo_watch:aws.rds" not in features_for(with_backup)
+    assert "start:aws.rds" in features_for(with_backup)
+
+
+def test_a_declaration_sums_the_calls_of_what_it_uses() -> None:
+    from paramedic.providers.aws.iam import actions_of, calls, declares
+
+    @calls("rds:DescribeDBInstances")
+    def describe() -> None:
+        """A helper that calls AWS."""
+
+    @calls("route53:GetChange")
+    def wait() -> None:
+        """Another."""
+
+    @calls("rds:RebootDBInstance", uses=(describe, wait))
+    def reboot() -> None:
+        """A feature using both."""
+
+    def undeclared() -> None:
+        """Calls AWS without saying so."""
+
+    assert actions_of(reboot) == (
+        "rds:DescribeDBInstances",
+        "rds:RebootDBInstance",
+        "route53:GetChange",
+    )
+    assert actions_of(describe, "iam:PassRole") == ("iam:PassRole", "rds:DescribeDBInstances")
+    assert declares(reboot) and not declares(undeclared)
+    with pytest.raises(TypeError, match="undeclared declares no IAM actions"):
+        actions_of(undeclared)

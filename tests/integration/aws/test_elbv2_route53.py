@@ -3,6 +3,7 @@ helpers (ELBv2 targets, Route 53 UPSERT) against moto's server; Stubber where mo
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from paramedic.checks import run_check
 from paramedic.checks.result import CheckResult, FailureClass
 from paramedic.clock import RealClock
 from paramedic.providers.aws import elbv2, route53
-from paramedic.providers.aws.session import client
+from paramedic.providers.aws.session import AwsError, client
 from tests.aws_server import MotoAccount
 from tests.integration.aws.ec2_setup import Ec2World, build_world, write_catalog
 
@@ -154,13 +155,81 @@ async def test_register_and_deregister_a_target(moto: MotoAccount) -> None:
 # ---------------------------------------------------------------- Route 53
 
 
+STEP = timedelta(seconds=30)
+
+
 async def test_upsert_record_creates_then_replaces_the_value(moto: MotoAccount) -> None:
     world = build_world(moto)
-    await route53.upsert_record(moto.settings, world.zone_id, world.record, "A", "10.0.1.7", 30)
+    await route53.upsert_record(
+        moto.settings, world.zone_id, world.record, "A", "10.0.1.7", 30, within=STEP
+    )
     zone = world.zone_id.removeprefix("/hostedzone/")
-    await route53.upsert_record(moto.settings, zone, world.record, "A", "10.0.1.8")
+    await route53.upsert_record(moto.settings, zone, world.record, "A", "10.0.1.8", within=STEP)
     values = await route53.record_values(moto.settings, world.zone_id, world.record, "A")
     assert values == ["10.0.1.8"]
+
+
+async def test_upsert_record_asks_get_change_before_it_returns(moto: MotoAccount) -> None:
+    world = build_world(moto)
+    route53_client = client(moto.settings, "route53")
+    asked: list[tuple[str, dict[str, Any]]] = []
+
+    def record(model: Any, params: dict[str, Any], **_: Any) -> None:
+        asked.append((model.name, params))
+
+    route53_client.meta.events.register("before-parameter-build.route53.*", record)
+    try:
+        change = await route53.upsert_record(
+            moto.settings, world.zone_id, world.record, "A", "10.0.1.9", within=STEP
+        )
+    finally:
+        route53_client.meta.events.unregister("before-parameter-build.route53.*", record)
+    assert [name for name, _ in asked] == ["ChangeResourceRecordSets", "GetChange"]
+    # botocore's own handler has already cut "/change/" off the id the call sends
+    assert change.startswith("/change/") and asked[1][1] == {"Id": change.removeprefix("/change/")}
+
+
+def _change(status: str) -> dict[str, Any]:
+    # the shape of Route 53's answer (ChangeResourceRecordSets and GetChange alike)
+    submitted = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+    return {
+        "ChangeInfo": {"Id": "/change/C2682N5HXP0BZ4", "Status": status, "SubmittedAt": submitted}
+    }
+
+
+async def test_upsert_record_waits_until_route53_says_insync(moto: MotoAccount) -> None:
+    route53_client = client(moto.settings, "route53")
+    with Stubber(route53_client) as stub:  # moto answers INSYNC at once; AWS answers PENDING
+        stub.add_response("change_resource_record_sets", _change("PENDING"))
+        for status in ("PENDING", "PENDING", "INSYNC"):
+            stub.add_response("get_change", _change(status), {"Id": "/change/C2682N5HXP0BZ4"})
+        change = await route53.upsert_record(
+            moto.settings, "Z1D633PJN98FT9", "db.example.com", "CNAME", "orders.x", within=STEP
+        )
+        stub.assert_no_pending_responses()
+    assert change == "/change/C2682N5HXP0BZ4"
+
+
+async def test_a_change_still_pending_at_the_step_timeout_fails_the_step(
+    moto: MotoAccount,
+) -> None:
+    route53_client = client(moto.settings, "route53")
+    with Stubber(route53_client) as stub:
+        stub.add_response("change_resource_record_sets", _change("PENDING"))
+        for _ in range(4):
+            stub.add_response("get_change", _change("PENDING"))
+        with pytest.raises(AwsError) as caught:
+            await route53.upsert_record(
+                moto.settings,
+                "Z1D633PJN98FT9",
+                "db.example.com",
+                "CNAME",
+                "orders.x",
+                within=timedelta(milliseconds=300),
+            )
+    assert str(caught.value) == (
+        "timed out after 0.3s waiting for Route 53 change /change/C2682N5HXP0BZ4 INSYNC"
+    )
 
 
 async def test_route53_health_passes_when_the_checkers_succeed(

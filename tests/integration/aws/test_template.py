@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import asyncio
 import json
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from ruamel.yaml import YAML
 
 from paramedic.catalog.loader import load_catalog_text
 from paramedic.catalog.model import Catalog
+from paramedic.providers.aws.events import wire_events
 from paramedic.providers.aws.permissions import actions_for
 from paramedic.providers.aws.template import template_yaml
 from tests.aws_server import MotoAccount
@@ -68,6 +70,10 @@ components:
       - strategy: restart_service
       - strategy: restore_from_backup
 """
+
+
+def _canonical(pattern: Any) -> str:
+    return json.dumps(pattern, sort_keys=True)
 
 
 def _catalog(moto: MotoAccount) -> Catalog:
@@ -132,10 +138,21 @@ def test_the_stack_is_created_on_moto(moto: MotoAccount) -> None:
         QueueUrl=outputs["EventsQueueUrl"], AttributeNames=["QueueArn"]
     )["Attributes"]["QueueArn"]
     events = moto.client("events")
+    stack_patterns = []
     for rule in ("Ec2StateRule", "RdsEventRule", "AlarmRule"):
         name = created[rule]["PhysicalResourceId"]
         targets = events.list_targets_by_rule(Rule=name)["Targets"]
         assert [t["Arn"] for t in targets] == [queue_arn]
+        stack_patterns.append(json.loads(events.describe_rule(Name=name)["EventPattern"]))
+    # the stack's rules match exactly what `paramedic aws wire-events` puts (issue 13.13)
+    wired = asyncio.run(wire_events(moto.settings, "wired-events", "wired"))
+    wired_patterns = [
+        json.loads(events.describe_rule(Name=name)["EventPattern"]) for name in wired.rules
+    ]
+    assert sorted(map(_canonical, stack_patterns)) == sorted(map(_canonical, wired_patterns))
+    assert {"state": ["stopping", "stopped", "shutting-down", "terminated"]} in [
+        p.get("detail") for p in stack_patterns
+    ]
 
     iam = moto.client("iam")
     role = created["AgentRole"]["PhysicalResourceId"]

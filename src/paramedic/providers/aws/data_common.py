@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from paramedic.catalog.aws import AwsSettings
 from paramedic.providers.aws.data_specs import Route53Record
+from paramedic.providers.aws.iam import calls
+from paramedic.providers.aws.route53 import upsert_record
 
 TAG_INCIDENT = "paramedic:incident"
 TAG_ROLE = "paramedic:role"
@@ -81,9 +83,12 @@ def utc(moment: Any) -> datetime | None:
     return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-async def upsert_cname(settings: AwsSettings, record: Route53Record, value: str) -> str:
-    """Point ``record`` at ``value`` (CNAME UPSERT through ``route53.upsert_record``); says what it did."""
-    from paramedic.providers.aws.route53 import upsert_record
-
-    await upsert_record(settings, record.zone_id, record.name, "CNAME", value, record.ttl)
-    return f"Route 53 {record.name} (zone {record.zone_id}) -> CNAME {value}"
+@calls(uses=(upsert_record,))
+async def upsert_cname(
+    settings: AwsSettings, record: Route53Record, value: str, within: timedelta
+) -> str:
+    """Point ``record`` at ``value`` (CNAME UPSERT, waited for until INSYNC, at most ``within``)."""
+    await upsert_record(
+        settings, record.zone_id, record.name, "CNAME", value, record.ttl, within=within
+    )
+    return f"Route 53 {record.name} (zone {record.zone_id}) -> CNAME {value} (in sync)"

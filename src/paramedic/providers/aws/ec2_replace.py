@@ -96,7 +96,13 @@ async def replace_instance(
                 f"for route53 record {record.name}; set route53.public as fits the subnet"
             )
         await route53.upsert_record(
-            settings, record.zone_id, record.name, record.type, str(address), record.ttl
+            settings,
+            record.zone_id,
+            record.name,
+            record.type,
+            str(address),
+            record.ttl,
+            within=within,
         )
         done.append(f"UPSERT {record.name} {record.type} {address}")
     await set_tags(settings, [new_id], {COMPONENT_TAG: provider.name})  # before the old loses it

@@ -36,6 +36,7 @@ from paramedic.providers.aws.data_common import (
     utc,
 )
 from paramedic.providers.aws.data_specs import ELASTICACHE, ElastiCacheSpec
+from paramedic.providers.aws.iam import actions_of
 from paramedic.providers.base import ActionContext, ActionResult, ProviderInfo, resolve_target
 from paramedic.providers.local.datafiles import load_spec
 
@@ -54,8 +55,7 @@ IAM_ACTIONS: dict[str, tuple[str, ...]] = {
         "elasticache:DescribeSnapshots",
         "elasticache:CreateCacheCluster",
         "elasticache:AddTagsToResource",
-        "route53:ChangeResourceRecordSets",
-        "route53:GetChange",
+        *actions_of(upsert_cname),
     ),
 }
 """IAM actions each strategy of this provider calls."""
@@ -253,7 +253,7 @@ class ElastiCacheProvider:
                 raise ProviderError(
                     f"restored cache cluster {new_id} shows no endpoint to point at"
                 )
-            moved = await upsert_cname(settings, self.spec.route53, address)
+            moved = await upsert_cname(settings, self.spec.route53, address, step.timeout)
         return ActionResult(
             output=f"restored {original} from {origin} into {new_id}; {moved}; the old cluster is kept",
             recovery_point_at=point_at,

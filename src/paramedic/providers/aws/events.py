@@ -60,19 +60,45 @@ RDS_FAILING_EVENTS = frozenset(
     }
 )
 
-RULES: dict[str, dict[str, Any]] = {
-    "ec2-state": {
-        "source": ["aws.ec2"],
-        "detail-type": [EC2_STATE_CHANGE],
-        "detail": {"state": list(EC2_FAILING_STATES)},
-    },
-    "rds-instance": {"source": ["aws.rds"], "detail-type": [RDS_INSTANCE_EVENT]},
-    "alarm-state": {
-        "source": ["aws.cloudwatch"],
-        "detail-type": [ALARM_STATE_CHANGE],
-        "detail": {"state": {"value": ["ALARM"]}},
-    },
-}
+
+@dataclass(frozen=True)
+class EventRule:
+    """One EventBridge rule feeding the queue: the one definition ``wire_events`` and the template use."""
+
+    suffix: str
+    """The rule ``wire_events`` puts is named ``<prefix>-<suffix>``."""
+    logical_id: str
+    """Its resource in the CloudFormation template (kept stable: a renamed one is replaced)."""
+    pattern: dict[str, Any]
+
+
+EVENT_RULES: tuple[EventRule, ...] = (
+    EventRule(
+        "ec2-state",
+        "Ec2StateRule",
+        {
+            "source": ["aws.ec2"],
+            "detail-type": [EC2_STATE_CHANGE],
+            "detail": {"state": list(EC2_FAILING_STATES)},
+        },
+    ),
+    EventRule(
+        "rds-instance",
+        "RdsEventRule",
+        {"source": ["aws.rds"], "detail-type": [RDS_INSTANCE_EVENT]},
+    ),
+    EventRule(
+        "alarm-state",
+        "AlarmRule",
+        {
+            "source": ["aws.cloudwatch"],
+            "detail-type": [ALARM_STATE_CHANGE],
+            "detail": {"state": {"value": ["ALARM"]}},
+        },
+    ),
+)
+
+RULES: dict[str, dict[str, Any]] = {rule.suffix: rule.pattern for rule in EVENT_RULES}
 """Rule suffix -> event pattern (rule names are ``<prefix>-<suffix>``)."""
 
 

@@ -3,12 +3,16 @@
 A *feature* is one thing paramedic may do in an account, named by a key:
 ``aws.ec2:replace_instance`` (a strategy of a provider), ``check:aws.rds_status``,
 ``fault:aws.ec2:stop-instance``, ``repoint:route53``, ``backup:aws_backup``,
-``run:lambda``, ``notify:sns``, ``agent:claims`` and so on. Each module that
-calls AWS exports ``IAM_ACTIONS: dict[str, tuple[str, ...]]`` mapping the
-features it implements to the actions it calls. ``features_for`` reads a
-catalog into feature keys; ``actions_for`` turns them into the sorted action
-list of the agent's IAM policy, and refuses a feature no module lists, so a new
-feature cannot silently go without its permission.
+``run:lambda``, ``notify:sns``, ``agent:claims``, and what the agent does of itself
+for a component: ``start:aws.rds`` (the provider's ``start``) and ``rpo_watch:aws.rds``
+(the ``rpo_at_risk`` watch of a provider keeping its own recovery points, for a
+component without ``backup:``). Each module that calls AWS exports
+``IAM_ACTIONS: dict[str, tuple[str, ...]]`` mapping the features it implements to
+the actions it calls (where the module declares its calls with ``iam.calls``, summed
+from those declarations). ``features_for`` reads a catalog into feature keys;
+``actions_for`` turns them into the sorted action list of the agent's IAM policy,
+and refuses a feature no module lists, so a new feature cannot silently go without
+its permission.
 """
 
 from __future__ import annotations
@@ -59,9 +63,26 @@ def _is_aws(provider: str) -> bool:
     return provider.startswith("aws.")
 
 
-def _component_features(component: Component) -> list[str]:
+def _watches_native_points(component: Component) -> bool:
+    """The agent's ``rpo_at_risk`` watch reads the service's own recovery points (agent._rpo_watch)."""
+    if component.backup is not None or component.rpo.total_seconds() <= 0:
+        return False
+    info = PROVIDERS.get(component.provider)
+    if info is None or info.implementation is None:
+        return False
+    module_name, _, class_name = info.implementation.partition(":")
+    implementation = getattr(importlib.import_module(module_name), class_name)
+    return hasattr(implementation, "native_window")  # NativeRecoveryPoints, as the agent asks
+
+
+def _component_features(component: Component, known: dict[str, tuple[str, ...]]) -> list[str]:
     provider = component.provider
     found: list[str] = []
+    if _is_aws(provider):
+        if f"start:{provider}" in known:
+            found.append(f"start:{provider}")
+        if _watches_native_points(component):
+            found.append(f"rpo_watch:{provider}")
     for step in component.recovery:
         if isinstance(step, Run):
             if step.function is not None:
@@ -78,7 +99,6 @@ def _component_features(component: Component) -> list[str]:
         found.append("backup:aws_backup")
     spec = component.spec
     if provider == "aws.ec2":
-        found.append("start:aws.ec2")
         if spec.get("on_replace") == "terminate" and any(
             step.strategy == "replace_instance" for step in component.recovery
         ):
@@ -92,8 +112,9 @@ def _component_features(component: Component) -> list[str]:
 def features_for(catalog: Catalog) -> list[str]:
     """The feature keys ``catalog`` uses, sorted and unique (what its IAM policy must allow)."""
     found: set[str] = set()
+    known = known_actions()
     for component in catalog.components.values():
-        found.update(_component_features(component))
+        found.update(_component_features(component, known))
     if any(route.url.startswith("sns://") for route in catalog.notify):
         found.add("notify:sns")
     agent = catalog.agent

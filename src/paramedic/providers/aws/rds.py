@@ -25,6 +25,7 @@ from paramedic.providers.aws import session
 from paramedic.providers.aws.aws_backup import AwsBackupEngine
 from paramedic.providers.aws.data_common import safe_name, utc
 from paramedic.providers.aws.data_specs import RDS, RdsSpec
+from paramedic.providers.aws.iam import actions_of, calls
 from paramedic.providers.aws.rds_instances import (
     current_identifier,
     describe_instance,
@@ -52,28 +53,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-IAM_ACTIONS: dict[str, tuple[str, ...]] = {
-    "aws.rds:restart_service": ("rds:DescribeDBInstances", "rds:RebootDBInstance"),
-    "aws.rds:restore_from_backup": (
-        "rds:DescribeDBInstances",
-        "rds:DescribeDBInstanceAutomatedBackups",
-        "rds:DescribeDBSnapshots",
-        "rds:RestoreDBInstanceToPointInTime",
-        "rds:RestoreDBInstanceFromDBSnapshot",
-        "rds:AddTagsToResource",
-        "rds:ModifyDBInstance",
-        "route53:ChangeResourceRecordSets",
-        "route53:GetChange",
-    ),
-    "fault:aws.rds:reboot-db": ("rds:RebootDBInstance",),
-    "fault:aws.rds:delete-db-instance": (
-        "rds:DeleteDBInstance",
-        "rds:CreateDBSnapshot",
-        "rds:DescribeDBInstances",
-    ),
-}
-"""IAM actions each strategy and fault of this provider calls (for the README and templates)."""
-
 
 class RdsProvider:
     """Reboots, restores and drills one RDS DB instance; backs it up through AWS Backup."""
@@ -90,6 +69,7 @@ class RdsProvider:
 
     # ------------------------------------------------------------ Provider
 
+    @calls(uses=(current_identifier, describe_instance))
     async def start(self) -> None:
         """Remember the instance's placement; an unreachable API is logged, not fatal."""
         try:
@@ -138,6 +118,7 @@ class RdsProvider:
             return await restore(self, step, ctx)
         raise ProviderError(f"provider 'aws.rds' cannot carry out {step.strategy}")
 
+    @calls("rds:RebootDBInstance", uses=(current_identifier, describe_instance, wait_available))
     async def _reboot(self, within: timedelta, ctx: ActionContext) -> ActionResult:
         ident = await current_identifier(self.settings, self.spec)
         instance = await describe_instance(self.settings, ident)
@@ -160,13 +141,30 @@ class RdsProvider:
     async def inject_fault(self, fault: str, ctx: FaultContext) -> InjectedFault:
         """``reboot-db`` or ``delete-db-instance`` (final snapshot taken, backups kept)."""
         check_fault(self.info, fault)
+        if fault == "reboot-db":
+            return await self._reboot_fault()
+        return await self._delete_fault(ctx)
+
+    @calls("rds:RebootDBInstance", uses=(current_identifier,))
+    async def _reboot_fault(self) -> InjectedFault:
+        ident = await current_identifier(self.settings, self.spec)
+        await session.call(
+            rds(self.settings), "RebootDBInstance", ident, DBInstanceIdentifier=ident
+        )
+        return InjectedFault(
+            "reboot-db", datetime.now(UTC), f"rebooted DB instance {ident}", {"identifier": ident}
+        )
+
+    # a final snapshot needs rds:CreateDBSnapshot besides rds:DeleteDBInstance
+    @calls(
+        "rds:DeleteDBInstance",
+        "rds:CreateDBSnapshot",
+        uses=(current_identifier, describe_instance),
+    )
+    async def _delete_fault(self, ctx: FaultContext) -> InjectedFault:
+        fault = "delete-db-instance"
         ident = await current_identifier(self.settings, self.spec)
         client = rds(self.settings)
-        if fault == "reboot-db":
-            await session.call(client, "RebootDBInstance", ident, DBInstanceIdentifier=ident)
-            return InjectedFault(
-                fault, datetime.now(UTC), f"rebooted DB instance {ident}", {"identifier": ident}
-            )
         instance = await describe_instance(self.settings, ident)
         if instance is not None:
             self.remembered = instance
@@ -189,6 +187,7 @@ class RdsProvider:
             fault, datetime.now(UTC), description, {"identifier": ident, "snapshot": snapshot}
         )
 
+    @calls(uses=(describe_instance,))
     async def undo_fault(self, injected: InjectedFault, ctx: FaultContext) -> str:
         """Nothing to take back for a reboot; after a deletion, say whether the instance is back."""
         if injected.fault == "reboot-db":
@@ -227,6 +226,7 @@ class RdsProvider:
         window = await engine.restorable_window(ctx)
         return await self.native_window(window)
 
+    @calls("rds:DescribeDBInstanceAutomatedBackups", uses=(current_identifier, describe_instance))
     async def native_window(self, window: RestorableWindow | None = None) -> RestorableWindow:
         """RDS's own point-in-time window (automated backups), widening ``window``.
 
@@ -235,17 +235,22 @@ class RdsProvider:
         """
         ident = await current_identifier(self.settings, self.spec)
         instance = await describe_instance(self.settings, ident)
+        if instance is not None:
+            self.remembered = instance  # the DbiResourceId of what serves now, for a deletion
         newest = latest_restorable(instance) if instance else None
-        found = await session.call(
-            rds(self.settings),
-            "DescribeDBInstanceAutomatedBackups",
-            ident,
-            DBInstanceIdentifier=ident,
-        )
-        earliest = [
-            utc((b.get("RestoreWindow") or {}).get("EarliestTime"))
-            for b in found.get("DBInstanceAutomatedBackups", [])
-        ]
+        # by DbiResourceId: DBInstanceIdentifier must name an existing instance, and a name
+        # reused after a rename cut-over would mix in another instance's backups
+        resource_id = (instance or self.remembered or {}).get("DbiResourceId")
+        backups: list[dict[str, Any]] = []
+        if resource_id:
+            found = await session.call(
+                rds(self.settings),
+                "DescribeDBInstanceAutomatedBackups",
+                ident,
+                DbiResourceId=str(resource_id),
+            )
+            backups = found.get("DBInstanceAutomatedBackups", [])
+        earliest = [utc((b.get("RestoreWindow") or {}).get("EarliestTime")) for b in backups]
         points = window or RestorableWindow(None, None)
         oldest_candidates = [t for t in [points.oldest, *earliest] if t is not None]
         newest_candidates = [t for t in (points.newest, newest) if t is not None]
@@ -261,3 +266,16 @@ class RdsProvider:
     async def prune(self, ctx: BackupContext, keep: timedelta) -> list[str]:
         """Delete recovery points older than ``keep``, never the newest."""
         return await (await self._engine(ctx)).prune(ctx, keep)
+
+
+IAM_ACTIONS: dict[str, tuple[str, ...]] = {
+    "start:aws.rds": actions_of(RdsProvider.start),
+    "rpo_watch:aws.rds": actions_of(RdsProvider.native_window),
+    "aws.rds:restart_service": actions_of(RdsProvider._reboot),
+    "aws.rds:restore_from_backup": actions_of(restore),
+    "fault:aws.rds:reboot-db": actions_of(RdsProvider._reboot_fault),
+    "fault:aws.rds:delete-db-instance": actions_of(
+        RdsProvider._delete_fault, RdsProvider.undo_fault
+    ),
+}
+"""Feature -> IAM actions, summed from the ``@calls`` declarations of the code carrying it out."""

@@ -20,6 +20,7 @@ from paramedic.providers.aws.data_common import (
     utc,
 )
 from paramedic.providers.aws.data_specs import RdsSpec
+from paramedic.providers.aws.iam import calls
 
 
 def rds(settings: AwsSettings) -> Any:
@@ -27,6 +28,7 @@ def rds(settings: AwsSettings) -> Any:
     return session.client(settings, "rds")
 
 
+@calls("rds:DescribeDBInstances")
 async def describe_instance(settings: AwsSettings, identifier: str) -> dict[str, Any] | None:
     """The DB instance ``identifier`` as DescribeDBInstances shows it; None when not found."""
     try:
@@ -41,6 +43,7 @@ async def describe_instance(settings: AwsSettings, identifier: str) -> dict[str,
     return instances[0] if instances else None
 
 
+@calls("rds:DescribeDBInstances")
 async def all_instances(settings: AwsSettings) -> list[dict[str, Any]]:
     """Every DB instance of the account and region (all pages)."""
     client = rds(settings)
@@ -55,6 +58,7 @@ async def all_instances(settings: AwsSettings) -> list[dict[str, Any]]:
             return found
 
 
+@calls(uses=(all_instances,))
 async def restored_instances(
     settings: AwsSettings, original: str, incident_id: str | None = None
 ) -> list[dict[str, Any]]:
@@ -71,6 +75,7 @@ async def restored_instances(
     return found
 
 
+@calls(uses=(restored_instances,))
 async def current_identifier(settings: AwsSettings, spec: RdsSpec) -> str:
     """The instance serving the component now: with ``cutover: route53``, the newest restored one."""
     if spec.cutover == "route53":
@@ -80,6 +85,7 @@ async def current_identifier(settings: AwsSettings, spec: RdsSpec) -> str:
     return spec.db_instance_identifier
 
 
+@calls(uses=(describe_instance,))
 async def wait_available(
     settings: AwsSettings, identifier: str, within: timedelta
 ) -> dict[str, Any]:
@@ -96,6 +102,7 @@ async def wait_available(
     )
 
 
+@calls(uses=(describe_instance,))
 async def wait_gone(settings: AwsSettings, identifier: str, within: timedelta) -> None:
     """Poll until no instance answers to ``identifier`` (a rename has freed it)."""
 

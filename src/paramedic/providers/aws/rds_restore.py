@@ -7,8 +7,8 @@
    VPC's, wrong for a replacement):
    - the source exists: ``RestoreDBInstanceToPointInTime`` (``latest``:
      ``UseLatestRestorableTime``; else ``RestoreTime``, held to LatestRestorableTime);
-   - it was deleted: from its retained automated backups
-     (``SourceDBInstanceAutomatedBackupsArn``) when AWS lists them with an ARN, else from
+   - it was deleted: from its retained automated backups, found by the ``DbiResourceId``
+     remembered from when it was alive (``SourceDBInstanceAutomatedBackupsArn``), else from
      its newest snapshot (final, manual or automated) at or before the target.
 3. Wait until it is available, then cut over: rename the failed instance aside to
    ``<id>-damaged-<incident>`` and the restored one to ``<id>`` (``ApplyImmediately``), or
@@ -21,7 +21,7 @@ LatestRestorableTime at the call, or the snapshot's time); it is kept as the tag
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from paramedic.errors import ProviderError
@@ -42,6 +42,7 @@ from paramedic.providers.aws.data_common import (
     user_tags,
     utc,
 )
+from paramedic.providers.aws.iam import calls
 from paramedic.providers.aws.rds_instances import (
     current_identifier,
     describe_instance,
@@ -68,46 +69,100 @@ def aside_name(original: str, incident_id: str) -> str:
     return derived_id(original, f"damaged-{short_id(incident_id)}", 63)
 
 
-async def restore(
-    provider: RdsProvider, step: RestoreFromBackup, ctx: ActionContext
-) -> ActionResult:
-    """Restore, wait, cut over; idempotent for the incident (see the module docstring)."""
-    settings, spec = provider.settings, provider.spec
-    original = spec.db_instance_identifier
-    within = step.timeout
-    mine = await restored_instances(settings, original, ctx.incident_id)
-    if mine:
-        restored = mine[0]
-        ctx.log(
-            f"{provider.name}: continuing with {restored['DBInstanceIdentifier']}, restored earlier"
-        )
-        origin = "an earlier attempt of this step"
-    else:
-        source_id = await current_identifier(settings, spec)
-        restored, origin = await _restore_new(provider, step, ctx, source_id)
-    identifier = str(restored["DBInstanceIdentifier"])
-    point_at = from_iso(tag_dict(restored.get("TagList")).get(TAG_RESTORED_TO))
-    restored = await wait_available(settings, identifier, within)
-    if spec.cutover == "route53":
-        assert spec.route53 is not None
-        address = str((restored.get("Endpoint") or {}).get("Address", ""))
-        if not address:
-            raise ProviderError(f"restored DB instance {identifier} has no endpoint address yet")
-        moved = await upsert_cname(settings, spec.route53, address)
-        aside = None
-    else:
-        aside, moved = await _rename_into_place(provider, ctx, identifier, within)
-    text = f"restored {original} from {origin} into {identifier}"
-    if point_at is not None:
-        text += f" (data as of {iso(point_at)})"
-    text += f"; {moved}"
-    return ActionResult(
-        output=text,
-        recovery_point_at=point_at,
-        detail={"restored": identifier, "set_aside": aside, "from": origin, "cutover": moved},
+def _placement(known: dict[str, Any], provider: RdsProvider) -> dict[str, Any]:
+    """Subnet group, security groups, parameter group and class for the restored instance."""
+    spec = provider.spec
+    subnet = (known.get("DBSubnetGroup") or {}).get(
+        "DBSubnetGroupName"
+    ) or spec.db_subnet_group_name
+    groups = [g["VpcSecurityGroupId"] for g in known.get("VpcSecurityGroups", [])] or (
+        spec.vpc_security_group_ids or []
     )
+    params = [p["DBParameterGroupName"] for p in known.get("DBParameterGroups", [])]
+    parameter_group = (params[0] if params else None) or spec.db_parameter_group_name
+    klass = known.get("DBInstanceClass") or spec.db_instance_class
+    kwargs: dict[str, Any] = {"MultiAZ": False}
+    if subnet:
+        kwargs["DBSubnetGroupName"] = subnet
+    if groups:
+        kwargs["VpcSecurityGroupIds"] = groups
+    if parameter_group:
+        kwargs["DBParameterGroupName"] = parameter_group
+    if klass:
+        kwargs["DBInstanceClass"] = klass
+    return kwargs
 
 
+@calls("rds:DescribeDBInstanceAutomatedBackups")
+async def retained_backup(provider: RdsProvider, source_id: str) -> dict[str, Any] | None:
+    """The deleted instance's retained automated backups (newest restorable first), when AWS gives their ARN.
+
+    ``DBInstanceIdentifier`` must name an *existing* instance, so a deleted one is looked up
+    by the ``DbiResourceId`` remembered from when it was alive; when the agent never saw it,
+    every automated backup of the region is listed and matched by its identifier.
+    """
+    client = rds(provider.settings)
+    resource_id = (provider.remembered or {}).get("DbiResourceId")
+    if resource_id:
+        found = await session.call(
+            client,
+            "DescribeDBInstanceAutomatedBackups",
+            source_id,
+            DbiResourceId=str(resource_id),
+        )
+        backups = list(found.get("DBInstanceAutomatedBackups", []))
+    else:
+        listed = await session.collect(
+            client, "DescribeDBInstanceAutomatedBackups", "DBInstanceAutomatedBackups", source_id
+        )
+        backups = [b for b in listed if b.get("DBInstanceIdentifier") == source_id]
+    usable = [
+        dict(b)
+        for b in backups
+        if b.get("Status") == "retained" and b.get("DBInstanceAutomatedBackupsArn")
+    ]
+    if not usable:
+        return None
+    return max(usable, key=_latest_restorable_of)
+
+
+def _latest_restorable_of(backup: dict[str, Any]) -> datetime:
+    latest = utc((backup.get("RestoreWindow") or {}).get("LatestTime"))
+    return latest or datetime.min.replace(tzinfo=UTC)
+
+
+@calls("rds:DescribeDBSnapshots")
+async def _newest_snapshot(
+    provider: RdsProvider, source_id: str, target: datetime | None
+) -> dict[str, Any]:
+    snapshots = await session.collect(
+        rds(provider.settings),
+        "DescribeDBSnapshots",
+        "DBSnapshots",
+        source_id,
+        DBInstanceIdentifier=source_id,
+    )
+    usable = [
+        s
+        for s in snapshots
+        if s.get("Status") == "available"
+        and utc(s.get("SnapshotCreateTime")) is not None
+        and (target is None or utc(s["SnapshotCreateTime"]) <= target)  # type: ignore[operator]
+    ]
+    if not usable:
+        aim = "" if target is None else f" taken at or before {iso(target)}"
+        raise ProviderError(
+            f"DB instance {source_id} is gone and has no retained automated backup and no "
+            f"snapshot{aim} to restore from; restore it by hand from another copy"
+        )
+    return max(usable, key=lambda s: utc(s["SnapshotCreateTime"]))  # type: ignore[arg-type,return-value]
+
+
+@calls(
+    "rds:RestoreDBInstanceToPointInTime",
+    "rds:RestoreDBInstanceFromDBSnapshot",
+    uses=(describe_instance, retained_backup, _newest_snapshot),
+)
 async def _restore_new(
     provider: RdsProvider, step: RestoreFromBackup, ctx: ActionContext, source_id: str
 ) -> tuple[dict[str, Any], str]:
@@ -143,7 +198,7 @@ async def _restore_new(
             **kwargs,
         )
         return found["DBInstance"], f"point in time of {source_id}"
-    retained = await _retained_backup(provider, source_id)
+    retained = await retained_backup(provider, source_id)
     if retained is not None:
         window = retained.get("RestoreWindow") or {}
         latest = utc(window.get("LatestTime"))
@@ -183,70 +238,11 @@ async def _restore_new(
     ], f"snapshot {snapshot['DBSnapshotIdentifier']} of deleted {source_id}"
 
 
-def _placement(known: dict[str, Any], provider: RdsProvider) -> dict[str, Any]:
-    """Subnet group, security groups, parameter group and class for the restored instance."""
-    spec = provider.spec
-    subnet = (known.get("DBSubnetGroup") or {}).get(
-        "DBSubnetGroupName"
-    ) or spec.db_subnet_group_name
-    groups = [g["VpcSecurityGroupId"] for g in known.get("VpcSecurityGroups", [])] or (
-        spec.vpc_security_group_ids or []
-    )
-    params = [p["DBParameterGroupName"] for p in known.get("DBParameterGroups", [])]
-    parameter_group = (params[0] if params else None) or spec.db_parameter_group_name
-    klass = known.get("DBInstanceClass") or spec.db_instance_class
-    kwargs: dict[str, Any] = {"MultiAZ": False}
-    if subnet:
-        kwargs["DBSubnetGroupName"] = subnet
-    if groups:
-        kwargs["VpcSecurityGroupIds"] = groups
-    if parameter_group:
-        kwargs["DBParameterGroupName"] = parameter_group
-    if klass:
-        kwargs["DBInstanceClass"] = klass
-    return kwargs
-
-
-async def _retained_backup(provider: RdsProvider, source_id: str) -> dict[str, Any] | None:
-    """The deleted instance's retained automated backups, when AWS gives their ARN."""
-    found = await session.call(
-        rds(provider.settings),
-        "DescribeDBInstanceAutomatedBackups",
-        source_id,
-        DBInstanceIdentifier=source_id,
-    )
-    for backup in found.get("DBInstanceAutomatedBackups", []):
-        if backup.get("Status") == "retained" and backup.get("DBInstanceAutomatedBackupsArn"):
-            return dict(backup)
-    return None
-
-
-async def _newest_snapshot(
-    provider: RdsProvider, source_id: str, target: datetime | None
-) -> dict[str, Any]:
-    snapshots = await session.collect(
-        rds(provider.settings),
-        "DescribeDBSnapshots",
-        "DBSnapshots",
-        source_id,
-        DBInstanceIdentifier=source_id,
-    )
-    usable = [
-        s
-        for s in snapshots
-        if s.get("Status") == "available"
-        and utc(s.get("SnapshotCreateTime")) is not None
-        and (target is None or utc(s["SnapshotCreateTime"]) <= target)  # type: ignore[operator]
-    ]
-    if not usable:
-        aim = "" if target is None else f" taken at or before {iso(target)}"
-        raise ProviderError(
-            f"DB instance {source_id} is gone and has no retained automated backup and no "
-            f"snapshot{aim} to restore from; restore it by hand from another copy"
-        )
-    return max(usable, key=lambda s: utc(s["SnapshotCreateTime"]))  # type: ignore[arg-type,return-value]
-
-
+@calls(
+    "rds:AddTagsToResource",
+    "rds:ModifyDBInstance",
+    uses=(describe_instance, wait_gone, wait_available),
+)
 async def _rename_into_place(
     provider: RdsProvider, ctx: ActionContext, identifier: str, within: timedelta
 ) -> tuple[str | None, str]:
@@ -298,3 +294,53 @@ async def _rename_into_place(
     await wait_available(settings, original, within)
     where = f"failed instance kept as {set_aside}" if set_aside else "no failed instance was left"
     return set_aside, f"renamed {identifier} to {original}; {where}"
+
+
+@calls(
+    uses=(
+        restored_instances,
+        current_identifier,
+        _restore_new,
+        wait_available,
+        upsert_cname,
+        _rename_into_place,
+    )
+)
+async def restore(
+    provider: RdsProvider, step: RestoreFromBackup, ctx: ActionContext
+) -> ActionResult:
+    """Restore, wait, cut over; idempotent for the incident (see the module docstring)."""
+    settings, spec = provider.settings, provider.spec
+    original = spec.db_instance_identifier
+    within = step.timeout
+    mine = await restored_instances(settings, original, ctx.incident_id)
+    if mine:
+        restored = mine[0]
+        ctx.log(
+            f"{provider.name}: continuing with {restored['DBInstanceIdentifier']}, restored earlier"
+        )
+        origin = "an earlier attempt of this step"
+    else:
+        source_id = await current_identifier(settings, spec)
+        restored, origin = await _restore_new(provider, step, ctx, source_id)
+    identifier = str(restored["DBInstanceIdentifier"])
+    point_at = from_iso(tag_dict(restored.get("TagList")).get(TAG_RESTORED_TO))
+    restored = await wait_available(settings, identifier, within)
+    if spec.cutover == "route53":
+        assert spec.route53 is not None
+        address = str((restored.get("Endpoint") or {}).get("Address", ""))
+        if not address:
+            raise ProviderError(f"restored DB instance {identifier} has no endpoint address yet")
+        moved = await upsert_cname(settings, spec.route53, address, within)
+        aside = None
+    else:
+        aside, moved = await _rename_into_place(provider, ctx, identifier, within)
+    text = f"restored {original} from {origin} into {identifier}"
+    if point_at is not None:
+        text += f" (data as of {iso(point_at)})"
+    text += f"; {moved}"
+    return ActionResult(
+        output=text,
+        recovery_point_at=point_at,
+        detail={"restored": identifier, "set_aside": aside, "from": origin, "cutover": moved},
+    )

@@ -27,6 +27,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from paramedic.providers.aws.claims import parse_claims_url, table_layouts
+from paramedic.providers.aws.events import EVENT_RULES
 from paramedic.providers.aws.permissions import actions_by_feature
 
 if TYPE_CHECKING:
@@ -39,18 +40,8 @@ RDS_RETENTION_NOTE = (
     "instance's own retention run: aws rds modify-db-instance --db-instance-identifier ID "
     "--backup-retention-period DAYS --apply-immediately"
 )
-EVENT_PATTERNS: dict[str, dict[str, Any]] = {
-    "Ec2StateRule": {
-        "source": ["aws.ec2"],
-        "detail-type": ["EC2 Instance State-change Notification"],
-    },
-    "RdsEventRule": {"source": ["aws.rds"], "detail-type": ["RDS DB Instance Event"]},
-    "AlarmRule": {
-        "source": ["aws.cloudwatch"],
-        "detail-type": ["CloudWatch Alarm State Change"],
-        "detail": {"state": {"value": ["ALARM"]}},
-    },
-}
+EVENT_PATTERNS: dict[str, dict[str, Any]] = {r.logical_id: r.pattern for r in EVENT_RULES}
+"""Logical id -> event pattern: the rules ``paramedic aws wire-events`` puts, by construction."""
 _CONTINUOUS_MAX_DAYS = 35  # AWS Backup keeps continuous (point-in-time) backups at most 35 days
 _FOOTPRINT_SERVICE = {"agent:claims": "dynamodb", "agent:events_queue": "sqs", "notify:sns": "sns"}
 
