@@ -46,6 +46,8 @@ STATELESS_TYPES = frozenset({ComponentType.application_server, ComponentType.loa
 """Component types that keep no data of their own (unless they have a ``backup:``)."""
 DATA_STRATEGIES = frozenset({StrategyName.restore_from_backup, StrategyName.failover_to_standby})
 """Strategies that bring back or switch data: running one touches state."""
+
+
 def stateless_recovery(
     component: Component, incident: IncidentRow | None, steps: Sequence[StepRow]
 ) -> bool:

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from paramedic.drills.score import Evidence
 from paramedic.errors import StoreError
-from paramedic.objectives import stateless_recovery
 from paramedic.report.incidents import escalation_cause
 from paramedic.store import DrillRow, IncidentKind, IncidentRow, IncidentState
 from paramedic.store.connect import parse_target

@@ -74,8 +74,8 @@ from typing import Any
 from paramedic.backup.schedule import rpo_exposure
 from paramedic.catalog.model import Backup, Catalog, Component
 from paramedic.drills.score import HALF_LIFE, NEWEST, Evidence, Score, recoverability
-from paramedic.plan import ComponentPlan, Gap, analyze
 from paramedic.objectives import stateless_recovery
+from paramedic.plan import ComponentPlan, Gap, analyze
 from paramedic.report.evidence import drill_evidence, incident_evidence, state_shown
 from paramedic.report.incidents import DownNow, IncidentEntry, down_now
 from paramedic.report.ladder import Recommendation, StrategyStats, recommend, strategy_stats
