@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from paramedic.agent.aws import AwsSide
 from pydantic import TypeAdapter
 
+from paramedic.agent.aws import AwsSide
 from paramedic.catalog.loader import load_catalog
 from paramedic.catalog.model import Catalog, Event, Strategy
 from paramedic.checks.registry import run_check
