@@ -27,6 +27,7 @@ from paramedic.checks.result import CheckResult
 from paramedic.clock import Clock, RealClock
 from paramedic.decisions import DecisionLog
 from paramedic.detect import DecisionKind, Detector, HealthState
+from paramedic.discover.watch import DriftWatch
 from paramedic.drills.schedule import DrillSchedule
 from paramedic.errors import NotBuiltYet, ParamedicError, ProviderUnavailable
 from paramedic.graph import DependencyGraph
@@ -124,6 +125,7 @@ class Agent:
         self._checks: dict[str, CheckTally] = {}
         self._native_checked: dict[str, float] = {}
         self.aws = AwsSide(catalog, self.decisions, self.clock, self._spawn)
+        self.drift: DriftWatch | None = None
 
     # ------------------------------------------------------------ lifecycle
 
@@ -174,6 +176,10 @@ class Agent:
             catalog.notify, clock=self.clock, record=self._record_notification, aws=catalog.aws
         )
         await self.aws.start()
+        self.drift = DriftWatch(
+            catalog, clock=self.clock, decisions=self.decisions, notifier=self.notifier
+        )
+        self.drift.start()  # agent.drift_check: discovery against this catalog on a schedule
         for name, comp in catalog.components.items():
             self.watches[name] = _Watch(Detector(name, comp.health), self._provider(name))
         self._refresh_pauses()
@@ -225,6 +231,8 @@ class Agent:
         )
 
     async def _shutdown(self) -> None:
+        if self.drift is not None:
+            await self.drift.stop()
         if self.scheduler is not None:
             await self.scheduler.aclose()
         await self._flush_checks()
@@ -775,6 +783,8 @@ class Agent:
         engine.catalog = fresh
         if self.backups is not None:
             self.backups.catalog = fresh
+        if self.drift is not None:
+            self.drift.catalog = fresh
         self.decisions.line(
             self.clock.now(),
             "-",
