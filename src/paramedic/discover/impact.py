@@ -39,7 +39,8 @@ class Impact:
     def line(self) -> str:
         """``1. orders-db (critical): 3 depend on it: web-1, web-2, nlb``."""
         n = len(self.dependents)
-        them = f"{n} depend on it: {', '.join(self.dependents)}" if n else "nothing depends on it"
+        verb = "depends" if n == 1 else "depend"
+        them = f"{n} {verb} on it: {', '.join(self.dependents)}" if n else "nothing depends on it"
         return f"{self.rank}. {self.name} ({self.criticality}): {them}"
 
 
