@@ -116,3 +116,21 @@ def test_finds_postgres_redis_and_http_and_the_draft_runs_healthy(
     same = paramedic("discover", "local", "--against", "paramedic.yaml", cwd=tmp_path, check=False)
     drifted = [line for line in same.stdout.splitlines() if any(n in line for n in names)]
     assert drifted == [], same.stdout
+
+
+def test_cli_exit_codes_for_bad_input(tmp_path: Path) -> None:
+    taken = tmp_path / "mine.yaml"
+    taken.write_text("mine\n")
+    done = paramedic("discover", "local", "-o", str(taken), cwd=tmp_path, check=False)
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        f"paramedic: {taken} exists: give --force to overwrite it, or another -o FILE"
+    )
+    assert taken.read_text() == "mine\n"
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("version: 1\ncomponents: {}\n")
+    bad = paramedic("discover", "local", "--against", str(broken), cwd=tmp_path, check=False)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert bad.stderr.startswith(f"{broken}:")
+    unknown = paramedic("discover", "nowhere", cwd=tmp_path, check=False)
+    assert unknown.returncode == 2
