@@ -28,6 +28,7 @@ from paramedic.cli_args import (
     load,
 )
 from paramedic.cli_aws import aws_app
+from paramedic.cli_discover import discover_app
 from paramedic.errors import CatalogError, NotBuiltYet, ParamedicError
 
 app = typer.Typer(
@@ -41,6 +42,7 @@ app = typer.Typer(
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 app.add_typer(aws_app, name="aws")
+app.add_typer(discover_app, name="discover")
 
 out = Console(highlight=False, soft_wrap=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True)

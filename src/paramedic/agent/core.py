@@ -39,6 +39,7 @@ from paramedic.checks.result import CheckResult
 from paramedic.clock import Clock, RealClock
 from paramedic.decisions import DecisionLog
 from paramedic.detect import Detector
+from paramedic.discover.watch import DriftWatch
 from paramedic.errors import NotBuiltYet, ParamedicError, ProviderUnavailable
 from paramedic.lock import agent_lock
 from paramedic.notify import Notifier
@@ -72,7 +73,7 @@ class Agent:
         self.paging = Paging(self.parts)
         self.watching = Watching(self.parts, self.paging, self.aws)
         self.started_at = self.parts.clock.now()
-        self._services: list[Loop] = []
+        self._services: list[Loop | DriftWatch] = []
         self._housekeeping: Housekeeping | None = None
 
     @property
@@ -187,7 +188,12 @@ class Agent:
             RpoWatch(parts, backups),
             ScheduledDrills(parts),
         ]
-        self.reload = Reload(parts, backup_service, self._take_charge)
+        # agent.drift_check: discovery against this catalog on a schedule (a no-op when unset)
+        drift = DriftWatch(
+            catalog, clock=parts.clock, decisions=parts.decisions, notifier=parts.notifier
+        )
+        self._services.append(drift)
+        self.reload = Reload(parts, [backup_service, drift], self._take_charge)
         for name, watch in parts.watches.items():
             if watch.provider is not None:
                 watch.provider.on_exit = self.watching.on_exit  # type: ignore[attr-defined]

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from paramedic.agent.parts import AgentParts, Watch, dependency_graph
-from paramedic.backup import BackupService
 from paramedic.catalog.loader import load_catalog
 from paramedic.detect import Detector, HealthState
 from paramedic.errors import ParamedicError
@@ -19,12 +19,14 @@ class Reload:
     def __init__(
         self,
         parts: AgentParts,
-        backups: BackupService,
+        followers: Sequence[Any],
         take_charge: Callable[[str], Awaitable[Watch]],
     ) -> None:
-        """``take_charge(name)`` builds a new component's watch and starts its provider."""
+        """``followers`` keep a ``catalog`` of their own that a reload replaces (the backup
+        service, the drift watch); ``take_charge(name)`` builds a new component's watch and
+        starts its provider."""
         self.parts = parts
-        self.backups = backups
+        self.followers = followers
         self.take_charge = take_charge
 
     async def __call__(self) -> None:
@@ -56,5 +58,6 @@ class Reload:
                 scheduler.set(name, comp.health)
         parts.graph = dependency_graph(fresh)
         workflow.engine().catalog = fresh
-        self.backups.catalog = fresh
+        for follower in self.followers:
+            follower.catalog = fresh
         parts.say("-", "reloaded", f"catalog reloaded: {len(fresh.components)} components")

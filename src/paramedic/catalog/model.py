@@ -81,6 +81,7 @@ class Event(StrEnum):
     verification_failed = "verification_failed"
     backup_failed = "backup_failed"
     drill_finished = "drill_finished"
+    drift_found = "drift_found"
 
 
 def _argv(value: Any, info: ValidationInfo) -> Any:
@@ -490,6 +491,11 @@ class Agent(StrictModel):
     )
     metrics_namespace: str | None = Field(
         None, description="AWS: publish health, incidents and measured RTO/RPO to CloudWatch"
+    )
+    drift_check: Duration | None = Field(
+        None,
+        description="run `paramedic discover --against` this catalog this often (e.g. 1d) and "
+        "notify drift_found",
     )
     claims: str | None = Field(
         None,
