@@ -63,17 +63,22 @@ def listeners(notes: list[str]) -> list[Listener]:
             f"ports {shown}: their process is not readable (another user's); run as root to see them"
         )
     found: list[Listener] = []
-    pids = set(by_pid)
     for pid, ports in sorted(by_pid.items()):
-        if pid == os.getpid() or _parent_listens(pid, pids):
+        if pid == os.getpid() or _worker_of_listener(pid, ports, by_pid):
             continue  # a worker of a listening parent (HAProxy, a pre-forking server)
         found.append(_describe(pid, sorted(ports), addresses[pid], notes))
     return found
 
 
-def _parent_listens(pid: int, pids: set[int]) -> bool:
+def _worker_of_listener(pid: int, ports: set[int], by_pid: dict[int, set[int]]) -> bool:
+    """True when ``pid``'s parent listens on the same ports (a pre-forked worker sharing them).
+
+    A child that listens on ports of its own (a server a supervisor or a test started) is a
+    listener in its own right.
+    """
     with contextlib.suppress(psutil.Error):
-        return psutil.Process(pid).ppid() in pids
+        parent = psutil.Process(pid).ppid()
+        return parent in by_pid and ports <= by_pid[parent]
     return False
 
 
