@@ -37,6 +37,7 @@ from paramedic.providers.registry import build_provider
 from paramedic.recovery import durable, workflow
 from paramedic.recovery.engine import RecoveryEngine
 from paramedic.register import register_components
+from paramedic.report.text import plural
 from paramedic.store import Store
 from paramedic.store.components import CheckTally
 
@@ -129,7 +130,8 @@ class Agent:
 
     async def run(self) -> int:
         """Run until stopped; returns the process exit code."""
-        with agent_lock(self.catalog.resolve_path(self.catalog.agent.run_dir)):
+        run_dir = self.catalog.resolve_path(self.catalog.agent.run_dir)
+        with agent_lock(run_dir, self.catalog.source):  # noted: a bare `paramedic status` finds it
             await self._start()
             try:
                 self._install_signals()
@@ -221,7 +223,7 @@ class Agent:
             self.clock.now(),
             "-",
             "agent_started",
-            f"watching {len(self.watches)} components from {catalog.source}",
+            f"watching {plural(len(self.watches), 'component')} from {catalog.source}",
         )
 
     async def _shutdown(self) -> None:
@@ -481,9 +483,10 @@ class Agent:
             watch = self.watches[dependent]
             if watch.detector.state == HealthState.blocked:
                 decision = watch.detector.dependency_recovered()
-                self.decisions.line(
-                    self.clock.now(), dependent, decision.kind.value, decision.reason
-                )
+                if decision.kind != DecisionKind.nothing:  # a no-op is not a decision line
+                    self.decisions.line(
+                        self.clock.now(), dependent, decision.kind.value, decision.reason
+                    )
                 self._spawn(scheduler.check_now(dependent))
 
     async def _aws_event(self, name: str, summary: str) -> None:
@@ -515,7 +518,8 @@ class Agent:
             return
         before = watch.detector.state
         decision = watch.detector.recovery_finished(ok, at=self.clock.now(), reason=reason)
-        self.decisions.line(self.clock.now(), component, decision.kind.value, decision.reason)
+        if decision.kind != DecisionKind.nothing:  # e.g. an incident opened escalated: said once
+            self.decisions.line(self.clock.now(), component, decision.kind.value, decision.reason)
         if self.store is not None and decision.state != before:
             self.store.record_transition(
                 component,
