@@ -43,7 +43,7 @@ EXPECTED: dict[str, tuple[int, str]] = {
     "paramedic resume demo-web": (0, r"^demo-web: resumed$"),
     "paramedic recover demo-web --dry-run": (
         0,
-        r"^1\. restart_service: .*\n2\. replace_instance: ",
+        r"^1\. restart_service: [\s\S]*^2\. replace_instance: ",
     ),
     "paramedic report --html report.html": (0, r"^report written to report\.html: 1 component"),
 }
