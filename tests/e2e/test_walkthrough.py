@@ -47,6 +47,7 @@ EXPECTED: dict[str, tuple[int, str]] = {
     ),
     "paramedic report --html report.html": (0, r"^report written to report\.html: 1 component"),
 }
+STATE = "paramedic status --json"
 RETRIED = {"paramedic history"}
 """Read-only commands run again (up to 15 s) until the recovery they show has happened."""
 
@@ -120,8 +121,8 @@ def test_the_five_minute_walkthrough_runs_word_for_word(clone: Path) -> None:
     assert set(commands) == set(EXPECTED), "a README command without an expectation, or gone"
     with terminal_one(clone, first) as (make, log):
         wait_for(
-            "the demo healthy in terminal 1",
-            lambda: make.poll() is None and "became_healthy" in log.read_text(),
+            "the demo healthy (terminal 1 running)",
+            lambda: make.poll() is None and '"state": "healthy"' in shell(clone, STATE).stdout,
             timeout=90,
         )
         for line in commands:
@@ -138,7 +139,9 @@ def test_the_five_minute_walkthrough_runs_word_for_word(clone: Path) -> None:
             assert "Traceback" not in result.stderr
         assert (clone / "report.html").read_text().startswith("<!doctype html>")
     # terminal 1 said what the README says it says: the same decisions, in the same order
-    decisions = [line.split()[2] for line in sample]
+    # (on a loaded machine the first check may fail while the service starts: then it is
+    # `suspect` and `recovered_by_itself` instead of `became_healthy`, which is not required)
+    decisions = [line.split()[2] for line in sample if line.split()[2] != "became_healthy"]
     seen = [line.split()[2] for line in log.read_text().splitlines() if re.match(r"\d{4}-", line)]
     assert [d for d in seen if d in decisions][: len(decisions)] == decisions, log.read_text()
     said = log.read_text()
