@@ -173,7 +173,9 @@ def status(
         assert component is not None
         found = pids.get(component)
         if found is None:
-            err.print(f"paramedic: {component}: no process owned by the agent is running")
+            err.print(
+                f"paramedic: {component}: no process owned by the agent is running", markup=False
+            )
             raise typer.Exit(1)
         out.print(str(found))
         return
