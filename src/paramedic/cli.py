@@ -24,8 +24,9 @@ from paramedic.cli_args import (
     CatalogOpt,
     JsonOpt,
     StateOpt,
-    default_catalog,
+    either,
     load,
+    resolve_catalog,
 )
 from paramedic.cli_aws import aws_app
 from paramedic.cli_discover import discover_app
@@ -56,13 +57,17 @@ class LogFormat(StrEnum):
 
 
 def _open_store(catalog_path: str | None, state: str | None) -> Any:
-    """The store named by ``--state``, else by the catalog's ``state:``."""
+    """The existing store named by ``--state``, else by the catalog's ``state:``.
+
+    Never creates one: a command reading or answering the agent's state on a store that is not
+    there (a typo, no agent ever started) must say so, not report an empty world.
+    """
     from paramedic.store import Store
 
     if state:
-        return Store.open(state)
+        return Store.open(state, create=False)
     catalog = load(catalog_path)
-    return Store.open(catalog.state_url())
+    return Store.open(catalog.state_url(), create=False)
 
 
 def _print_json(data: Any) -> None:
@@ -79,9 +84,9 @@ def _not_built(verb: str, capability: str, issue: str) -> NoReturn:
 
 
 @app.command()
-def validate(catalog: CatalogArg = None) -> None:
+def validate(catalog: CatalogArg = None, catalog_opt: CatalogOpt = None) -> None:
     """Check the catalog; print every problem, one line each (exit 0 valid, 2 invalid)."""
-    loaded = load(catalog)
+    loaded = load(either(catalog, catalog_opt))
     n = len(loaded.components)
     out.print(f"{loaded.source}: valid ({n} component{'s' if n != 1 else ''})")
 
@@ -95,11 +100,13 @@ def schema() -> None:
 
 
 @app.command()
-def plan(catalog: CatalogArg = None, as_json: JsonOpt = False) -> None:
+def plan(
+    catalog: CatalogArg = None, catalog_opt: CatalogOpt = None, as_json: JsonOpt = False
+) -> None:
     """Inventory, blast radius, recovery plan per failure, and gaps against the objectives."""
     from paramedic.plan import analyze
 
-    result = analyze(load(catalog))
+    result = analyze(load(either(catalog, catalog_opt)))
     if as_json:
         _print_json(result.to_json())
         return
@@ -114,7 +121,11 @@ def plan(catalog: CatalogArg = None, as_json: JsonOpt = False) -> None:
 @app.command()
 def run(
     catalog: CatalogArg = None,
-    listen: Annotated[str | None, typer.Option(help="serve the HTTP API on HOST:PORT")] = None,
+    catalog_opt: CatalogOpt = None,
+    listen: Annotated[
+        str | None,
+        typer.Option(metavar="HOST:PORT", help="(not built yet: see the API section)"),
+    ] = None,
     log_format: Annotated[
         LogFormat, typer.Option("--log-format", help="decision log format")
     ] = LogFormat.text,
@@ -124,7 +135,7 @@ def run(
         _not_built("run --listen", "the HTTP API and dashboard", "planned after the core")
     from paramedic.agent import run_agent
 
-    path = catalog or default_catalog()
+    path = resolve_catalog(either(catalog, catalog_opt))
     load(path)  # fail fast with the catalog's own messages
     raise typer.Exit(run_agent(path, log_format=log_format.value))
 
@@ -133,25 +144,61 @@ def run(
 
 
 @app.command()
-def status(catalog: CatalogOpt = None, state: StateOpt = None, as_json: JsonOpt = False) -> None:
+def status(
+    component: Annotated[str | None, typer.Argument(help="only this component")] = None,
+    catalog: CatalogOpt = None,
+    state: StateOpt = None,
+    as_json: JsonOpt = False,
+    pid: Annotated[
+        bool,
+        typer.Option(
+            "--pid", help="print only the pid of COMPONENT's owned process (exit 1 when none runs)"
+        ),
+    ] = False,
+) -> None:
     """Each component's health and open incidents, from the state store."""
+    from paramedic.views.owned import owned_pids
+
+    if pid and component is None:
+        raise typer.BadParameter("--pid needs a COMPONENT", param_hint="--pid")
+    loaded = load(catalog) if catalog or not state else None
     store = _open_store(catalog, state)
     try:
-        components = store.components()
-        incidents = store.incidents(open_only=True)
+        if component is not None:
+            store.component(component)  # NotFound names the known ones
+        components = [c for c in store.components() if component in (None, c.name)]
+        incidents = store.incidents(component, open_only=True)
     finally:
         store.close()
+    pids = owned_pids(loaded) if loaded is not None else {}
+    if pid:
+        assert component is not None
+        found = pids.get(component)
+        if found is None:
+            err.print(
+                f"paramedic: {component}: no process owned by the agent is running", markup=False
+            )
+            raise typer.Exit(1)
+        out.print(str(found))
+        return
     if as_json:
         _print_json(
             {
-                "components": [c.to_json() for c in components],
+                "components": [
+                    {
+                        **c.to_json(),
+                        "failed_checks_total": c.failures_total,
+                        "pid": pids.get(c.name),
+                    }
+                    for c in components
+                ],
                 "open_incidents": [i.to_json() for i in incidents],
             }
         )
         return
     from paramedic.views.status import render_status
 
-    render_status(components, incidents, out, now=datetime.now(UTC))
+    render_status(components, incidents, out, now=datetime.now(UTC), pids=pids)
 
 
 @app.command()
@@ -412,7 +459,7 @@ def backups(
 
     loaded = load(catalog)
     names = [component] if component else [n for n, c in loaded.components.items() if c.backup]
-    store = Store.open(loaded.state_url())
+    store = Store.open(loaded.state_url(), create=False)
     try:
         service = _backup_service(loaded, store)
 
@@ -565,7 +612,7 @@ def report(
 
     window = parse_stale_after(stale_after)
     loaded = load(catalog)
-    store = Store.open(state or loaded.state_url())
+    store = Store.open(state or loaded.state_url(), create=False)
     try:
         run_report(
             loaded,

@@ -22,7 +22,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from paramedic.cli_args import CatalogArg, CatalogOpt, load
+from paramedic.cli_args import CatalogArg, CatalogOpt, either, load
 from paramedic.errors import NotFound, ParamedicError
 
 aws_app = typer.Typer(
@@ -52,6 +52,7 @@ def _emit(text: str, path: str | None, what: str) -> None:
 @aws_app.command("wire-events")
 def wire_events(
     catalog: CatalogArg = None,
+    catalog_opt: CatalogOpt = None,
     queue: Annotated[str, typer.Option(help="SQS queue name")] = "paramedic-events",
     rule_prefix: Annotated[str, typer.Option(help="prefix of the EventBridge rules")] = "paramedic",
     as_json: JsonOpt = False,
@@ -59,7 +60,7 @@ def wire_events(
     """Create (or update) the EventBridge rules and the SQS queue the agent consumes."""
     from paramedic.providers.aws.events import wire_events as wire
 
-    loaded = load(catalog)
+    loaded = load(either(catalog, catalog_opt))
     wired = asyncio.run(wire(loaded.aws, queue_name=queue, rule_prefix=rule_prefix))
     shape = {"queue_url": wired.queue_url, "queue_arn": wired.queue_arn, "rules": wired.rules}
     if as_json:
@@ -78,11 +79,13 @@ def wire_events(
 
 
 @aws_app.command()
-def permissions(catalog: CatalogArg = None, as_json: JsonOpt = False) -> None:
+def permissions(
+    catalog: CatalogArg = None, catalog_opt: CatalogOpt = None, as_json: JsonOpt = False
+) -> None:
     """The IAM actions the catalog needs, feature by feature, and the policy granting them."""
     from paramedic.providers.aws.permissions import actions_by_feature, actions_for
 
-    loaded = load(catalog)
+    loaded = load(either(catalog, catalog_opt))
     by_feature = actions_by_feature(loaded)
     actions = actions_for(loaded)
     policy = {
@@ -107,12 +110,14 @@ def permissions(catalog: CatalogArg = None, as_json: JsonOpt = False) -> None:
 @aws_app.command()
 def template(
     catalog: CatalogArg = None,
+    catalog_opt: CatalogOpt = None,
     out_file: OutOpt = None,
 ) -> None:
     """A CloudFormation template: paramedic's footprint and each component's guard rails."""
     from paramedic.providers.aws.template import template_yaml
 
-    _emit(template_yaml(load(catalog)), out_file, "the CloudFormation template")
+    loaded = load(either(catalog, catalog_opt))
+    _emit(template_yaml(loaded), out_file, "the CloudFormation template")
 
 
 @aws_app.command("export-stepfunctions")

@@ -134,9 +134,21 @@ def start_agent(cwd: Path, catalog: str = "paramedic.yaml") -> Agent:
     return Agent(process, cwd, log_path, handle)
 
 
+def _not_yet(result: subprocess.CompletedProcess[str]) -> bool:
+    """True when the agent has not created its state store yet (read-only verbs never do)."""
+    return result.returncode == 2 and (
+        "does not exist" in result.stderr or "holds no paramedic tables" in result.stderr
+    )
+
+
 def status(cwd: Path) -> dict[str, Any]:
-    """`paramedic status --json`."""
-    return json.loads(paramedic("status", "--json", cwd=cwd).stdout)
+    """`paramedic status --json` (empty while the starting agent has no store yet)."""
+    result = paramedic("status", "--json", cwd=cwd, check=False)
+    if _not_yet(result):
+        return {"components": [], "open_incidents": []}
+    if result.returncode != 0:
+        raise AssertionError(f"paramedic status exited {result.returncode}: {result.stderr}")
+    return dict(json.loads(result.stdout))
 
 
 def component(cwd: Path, name: str) -> dict[str, Any]:
@@ -147,7 +159,12 @@ def component(cwd: Path, name: str) -> dict[str, Any]:
 def history(cwd: Path, name: str | None = None, open_only: bool = False) -> list[dict[str, Any]]:
     """`paramedic history --json` incidents, newest first."""
     args = ["history", "--json"] + ([name] if name else [])
-    incidents = json.loads(paramedic(*args, cwd=cwd).stdout)["incidents"]
+    result = paramedic(*args, cwd=cwd, check=False)
+    if _not_yet(result):
+        return []
+    if result.returncode != 0:
+        raise AssertionError(f"paramedic history exited {result.returncode}: {result.stderr}")
+    incidents = json.loads(result.stdout)["incidents"]
     return [i for i in incidents if i["open"]] if open_only else list(incidents)
 
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import paramedic
+from paramedic.store import Store
+from tests.e2e.harness import paramedic, start_agent, wait_for
+from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SITE_A = str(ROOT / "examples" / "site-a.yaml")
@@ -62,7 +65,7 @@ def test_validate_prints_every_problem_with_file_and_line(tmp_path: Path) -> Non
         (["plan", "--bogus"], "paramedic: No such option: --bogus (see paramedic --help)"),
         (
             ["validate", "missing.yaml"],
-            "missing.yaml: no such file; create it or pass another path",
+            "missing.yaml: no such file; create it, or pass another path with -c PATH",
         ),
         (
             ["drill", "demo-web", "--catalog", DEMO],
@@ -114,6 +117,7 @@ def test_recover_dry_run_shows_the_ladder_and_does_nothing(tmp_path: Path) -> No
 
 def test_status_and_history_json_on_an_empty_store(tmp_path: Path) -> None:
     state = f"sqlite:///{tmp_path / 'state.db'}"
+    Store.open(state).close()  # what the agent does at its start
     status = json.loads(paramedic("status", "--json", "--state", state, cwd=tmp_path).stdout)
     assert status == {"components": [], "open_incidents": []}
     history = json.loads(paramedic("history", "--json", "--state", state, cwd=tmp_path).stdout)
@@ -156,3 +160,106 @@ def test_unreachable_state_store_is_one_line(tmp_path: Path) -> None:
     line = _one_line_error(result)
     assert "cannot reach the state store" in line
     assert "s3cret" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["status"],
+        ["status", "--json"],
+        ["history"],
+        ["audit", "verify"],
+        ["pause", "demo-web"],
+        ["approve", "inc-x"],
+        ["report", "--json", "-c", DEMO],
+    ],
+)
+def test_read_only_verbs_never_create_a_missing_store(tmp_path: Path, args: list[str]) -> None:
+    state = f"sqlite:///{tmp_path}/typo/x.db"
+    result = paramedic(*args, "--state", state, cwd=tmp_path, check=False)
+    assert _one_line_error(result) == (
+        f"paramedic: the state store {state} does not exist; start the agent first "
+        "(paramedic run CATALOG) or pass --state URL or -c CATALOG"
+    )
+    assert not (tmp_path / "typo").exists()
+
+
+def test_backups_of_a_catalog_whose_agent_never_ran_creates_nothing(tmp_path: Path) -> None:
+    catalog = tmp_path / "paramedic.yaml"
+    catalog.write_text(Path(DEMO).read_text().replace("sqlite:///var/demo.db", "sqlite:///s/x.db"))
+    assert "does not exist" in _one_line_error(paramedic("backups", cwd=tmp_path, check=False))
+    assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["pause", "demo-web", "--for", "99999999999999999w", "-c", DEMO],
+        ["drill", "demo-web", "--fault", "kill", "--warmup", "99999999999999999w", "-c", DEMO],
+        ["report", "--stale-after", "99999999999999999999w", "-c", DEMO],
+    ],
+)
+def test_an_oversized_duration_argument_is_one_line(tmp_path: Path, args: list[str]) -> None:
+    line = _one_line_error(paramedic(*args, cwd=tmp_path, check=False))
+    assert line.startswith("paramedic: --")
+    assert line.endswith("w': is too large: a duration is at most 100 years (36500d)"), line
+
+
+def test_an_oversized_duration_in_the_catalog_is_located(tmp_path: Path) -> None:
+    catalog = tmp_path / "paramedic.yaml"
+    catalog.write_text(Path(DEMO).read_text().replace("rto: 10s", "rto: 99999999999999999999w"))
+    line = _one_line_error(paramedic("validate", cwd=tmp_path, check=False))
+    assert line.startswith(f"{catalog.name}:") and line.endswith(
+        "components.demo-web.rto: is too large: a duration is at most 100 years (36500d)"
+    )
+
+
+def test_run_help_does_not_promise_listen(tmp_path: Path) -> None:
+    help_text = paramedic("run", "--help", cwd=tmp_path).stdout
+    assert "(not built yet: see the API section)" in help_text
+    assert "serve the HTTP API" not in help_text
+
+
+def test_every_verb_finds_the_catalog_the_same_way(tmp_path: Path) -> None:
+    """-c on every verb, $PARAMEDIC_CATALOG, ./paramedic.yaml, then the agent running from here."""
+    project = tmp_path / "project"
+    (project / "ops").mkdir(parents=True)
+    catalog = project / "ops" / "cat.yaml"
+    demo = Path(DEMO).read_text().replace("18080", str(free_port()))
+    catalog.write_text(demo.replace('cwd: "."', f'cwd: "{ROOT / "examples" / "demo"}"'))
+    for verb in (["validate"], ["plan", "--json"]):
+        assert paramedic(*verb, "-c", str(catalog), cwd=tmp_path).returncode == 0
+    missing = paramedic("status", cwd=project, check=False)
+    assert _one_line_error(missing) == (
+        "paramedic.yaml: no such file here, and no agent runs from this folder; "
+        "pass it with -c PATH or set PARAMEDIC_CATALOG"
+    )
+    agent = start_agent(project, "ops/cat.yaml")
+    try:
+        wait_for("the agent's note", lambda: "agent_started" in agent.log(), timeout=60)
+        status = json.loads(paramedic("status", "--json", cwd=project).stdout)
+        [row] = status["components"]
+        assert row["name"] == "demo-web" and row["failed_checks_total"] == row["failures_total"]
+        pid = wait_for(
+            "the owned pid",
+            lambda: paramedic("status", "demo-web", "--pid", cwd=project, check=False).stdout,
+        )
+        rows = json.loads(paramedic("status", "--json", cwd=project).stdout)["components"]
+        assert int(pid) == rows[0]["pid"]
+        os.kill(int(pid), 0)  # a live process: the one the agent owns
+        assert paramedic("pause", "demo-web", "--for", "10m", cwd=project).stdout.startswith(
+            "demo-web: paused for 10m"
+        )
+        assert paramedic("resume", "demo-web", cwd=project).returncode == 0
+        dry = paramedic("recover", "demo-web", "--dry-run", cwd=project).stdout
+        assert dry.startswith("1. restart_service: ")
+        assert paramedic("history", cwd=project).returncode == 0
+        assert paramedic("report", "--json", cwd=project).returncode == 0
+        assert paramedic("audit", "verify", cwd=project).returncode == 0
+        assert paramedic("status", "--json", cwd=project / "ops").returncode == 0  # inside it
+        (tmp_path / "elsewhere").mkdir()
+        assert paramedic("status", cwd=tmp_path / "elsewhere", check=False).returncode == 2
+    finally:
+        agent.stop()
+    gone = paramedic("status", cwd=project, check=False)
+    assert "no agent runs from this folder" in _one_line_error(gone)

@@ -231,8 +231,8 @@ def test_the_database_itself_holds_one_open_incident_per_component(store: Store)
 
 def test_incident_ids_times_and_json_shape(store: Store) -> None:
     incident = open_web(store)
-    assert incident.id.startswith("inc-20261125T194514-web-")
-    assert len(incident.id) == len("inc-20261125T194514-web-3f2a")
+    assert incident.id.startswith("inc-20261125T194512-web-")  # failed_at, like the field
+    assert len(incident.id) == len("inc-20261125T194512-web-3f2a")
     assert incident.detected_at.tzinfo is UTC and incident.failed_at == T0
     done = store.update_incident(
         incident.id,
@@ -584,16 +584,16 @@ def test_read_only_opening_creates_nothing(tmp_path: Path) -> None:
     with pytest.raises(StoreError) as exc:
         Store.open(f"sqlite:///{tmp_path}/none/paramedic.db", create=False)
     assert str(exc.value) == (
-        f"no state store at sqlite:///{tmp_path}/none/paramedic.db: {tmp_path}/none/paramedic.db"
-        " does not exist; start `paramedic run` once or check `state:` in the catalog"
+        f"the state store sqlite:///{tmp_path}/none/paramedic.db does not exist; start the agent"
+        " first (paramedic run CATALOG) or pass --state URL or -c CATALOG"
     )
     assert not (tmp_path / "none").exists()
     (tmp_path / "empty.db").touch()
     with pytest.raises(StoreError) as exc:
         Store.open(f"sqlite:///{tmp_path}/empty.db", create=False)
     assert str(exc.value) == (
-        f"the state store sqlite:///{tmp_path}/empty.db holds no paramedic tables;"
-        " start `paramedic run` once or check `state:` in the catalog"
+        f"the state store sqlite:///{tmp_path}/empty.db holds no paramedic tables; start the"
+        " agent first (paramedic run CATALOG) or pass --state URL or -c CATALOG"
     )
 
 

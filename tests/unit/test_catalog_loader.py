@@ -131,7 +131,7 @@ def test_missing_file_says_how_to_fix_it(tmp_path: Path) -> None:
     with pytest.raises(CatalogError) as caught:
         load_catalog(path)
     assert str(caught.value) == (
-        f"{path}: no such file; create it or pass another path (paramedic validate PATH)"
+        f"{path}: no such file; create it, or pass another path with -c PATH or PARAMEDIC_CATALOG"
     )
     assert caught.value.problems[0].line is None
 
@@ -187,19 +187,40 @@ def test_file_of_comments_only() -> None:
 
 def test_yaml_syntax_error_is_one_line_with_its_line() -> None:
     text = "version: 1\ncomponents:\n  web: {type: cache\n  db: 1\n"
-    assert problems(text) == ["c.yaml:4: YAML syntax error: expected ',' or '}', but got ':'"]
+    assert problems(text) == [
+        "c.yaml:4: not valid YAML: a '{' opened on line 3 is not closed before this line; close"
+        " it with '}', or quote a value that holds ':' or ',' (line: '  db: 1'); the parser"
+        " says: expected ',' or '}', but got ':'"
+    ]
 
 
 def test_yaml_syntax_error_bad_indentation() -> None:
     assert problems("version: 1\n  components: x\n") == [
-        "c.yaml:2: YAML syntax error: mapping values are not allowed here"
+        "c.yaml:2: not valid YAML: a ':' where no key can start; check this line's indentation"
+        " against the line above, or quote a value that holds ': ' (line: '  components: x');"
+        " the parser says: mapping values are not allowed here"
     ]
 
 
 def test_two_documents_in_one_file() -> None:
     assert problems("version: 1\n---\nversion: 1\n") == [
-        "c.yaml:2: YAML syntax error: expected a single document in the stream, "
-        "but found another document"
+        "c.yaml:2: not valid YAML: a second document ('---'); a catalog is one document"
+        " (line: '---'); the parser says: expected a single document in the stream, but found"
+        " another document"
+    ]
+
+
+def test_an_unclosed_quote_names_the_line_it_opened_on() -> None:
+    assert problems('version: 1\ncomponents:\n  web:\n    type: "cache\n') == [
+        "c.yaml:5: not valid YAML: quoted text opened on line 4 is never closed; add the"
+        " closing quote; the parser says: found unexpected end of stream"
+    ]
+
+
+def test_a_tab_is_said_plainly() -> None:
+    assert problems("version: 1\ncomponents:\n\tweb: 1\n") == [
+        "c.yaml:3: not valid YAML: a tab; YAML indents with spaces only (line: '\\tweb: 1');"
+        " the parser says: found character '\\t' that cannot start any token"
     ]
 
 
@@ -744,3 +765,55 @@ def test_schema_and_loader_accept_the_example_catalogs(path: Path) -> None:
     load_catalog(path)
     validator = jsonschema.Draft202012Validator(catalog_schema())
     assert [e.message for e in validator.iter_errors(_yaml_data(path.read_text()))] == []
+
+
+# ---------------------------------------------------------------- bounds and forms (issues 13, 14)
+
+
+def test_an_oversized_duration_is_located_and_bounded() -> None:
+    text = catalog(WEB.replace("rto: 30s", "rto: 99999999999999999999w"))
+    assert problems(text) == [
+        "c.yaml:5: components.web.rto: is too large: a duration is at most 100 years (36500d)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("state", "message"),
+    [
+        (
+            "mysql://u:pw-s3cret@h/db",
+            "must be sqlite:///FILE or postgresql://user@host/db (found 'mysql'); "
+            "those are the state stores paramedic supports",
+        ),
+        (
+            "paramedic.db",
+            "must be sqlite:///FILE or postgresql://user@host/db (found no scheme); "
+            "those are the state stores paramedic supports",
+        ),
+        (
+            "sqlite:///:memory:",
+            "must name a file: sqlite:///paramedic.db or sqlite:////abs/path.db",
+        ),
+    ],
+)
+def test_an_unsupported_state_url_is_refused_where_it_is_written(state: str, message: str) -> None:
+    lines = problems(catalog(WEB, top=f"state: '{state}'\n"))
+    assert lines == [f"c.yaml:2: state: {message}"]
+    assert "s3cret" not in lines[0]
+
+
+@pytest.mark.parametrize(
+    "state", ["sqlite:///x.db", "sqlite:////abs/x.db", "postgresql://u@h/db", "postgres://h/db"]
+)
+def test_the_state_urls_the_store_opens_are_valid(state: str) -> None:
+    assert load_catalog_text(catalog(WEB, top=f"state: {state}\n"), "c.yaml").state == state
+
+
+def test_a_command_that_is_neither_a_list_nor_a_string_says_both_forms() -> None:
+    text = catalog(WEB.replace('{command: [sleep, "60"]}', "{command: 42}"))
+    assert problems(text) == [
+        "c.yaml:8: components.web.spec.command: must be a command: a list like "
+        "[python3, app.py] or a string like 'python3 app.py'"
+    ]
+    loaded = load_catalog_text(catalog(WEB.replace('[sleep, "60"]', '"sleep 60"')), "c.yaml")
+    assert loaded.components["web"].spec["command"] == "sleep 60"  # split by the provider

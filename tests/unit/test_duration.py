@@ -91,3 +91,11 @@ def test_duration_field_refuses_numbers_and_other_types(value: object) -> None:
     with pytest.raises(ValidationError) as caught:
         _Timing.model_validate({"every": value})
     assert caught.value.errors()[0]["ctx"]["error"].args[0] == DURATION_MESSAGE
+
+
+@pytest.mark.parametrize("text", ["99999999999999999999w", "36501d", "1" + "0" * 400 + "s"])
+def test_a_duration_past_100_years_is_too_large_not_an_overflow(text: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        parse_duration(text)
+    assert str(caught.value) == "is too large: a duration is at most 100 years (36500d)"
+    assert parse_duration("36500d") == timedelta(days=36500)

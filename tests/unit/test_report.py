@@ -581,6 +581,7 @@ def test_bad_report_options_are_one_line_errors(
         "    health: {check: tcp, host: 127.0.0.1, port: 18080}\n"
     )
     monkeypatch.chdir(tmp_path)
+    Store.open(f"sqlite:///{tmp_path}/state.db").close()  # the agent made it; report never does
     assert main(["report", "-c", "paramedic.yaml", *args]) == 2
     assert capsys.readouterr().err.strip() == expected
 

@@ -48,6 +48,7 @@ from paramedic.providers.registry import build_provider
 from paramedic.recovery import durable, workflow
 from paramedic.recovery.engine import RecoveryEngine
 from paramedic.register import register_components
+from paramedic.report.text import plural
 from paramedic.store import Store
 
 log = logging.getLogger("paramedic.agent")
@@ -95,7 +96,8 @@ class Agent:
 
     async def run(self) -> int:
         """Run until stopped; returns the process exit code."""
-        with agent_lock(self.catalog.resolve_path(self.catalog.agent.run_dir)):
+        run_dir = self.catalog.resolve_path(self.catalog.agent.run_dir)
+        with agent_lock(run_dir, self.catalog.source):  # noted: a bare `paramedic status` finds it
             await self._start()
             try:
                 self._install_signals()
@@ -201,11 +203,10 @@ class Agent:
             parts.scheduler.set(name, catalog.components[name].health)
         await durable.launch(catalog.state_url())  # resumes recoveries a crash interrupted
         await self.watching.resume_open_incidents()
-        count = len(parts.watches)
         parts.say(
             "-",
             "agent_started",
-            f"watching {count} component{'' if count == 1 else 's'} from {catalog.source}",
+            f"watching {plural(len(parts.watches), 'component')} from {catalog.source}",
         )
 
     async def _shutdown(self) -> None:

@@ -252,7 +252,8 @@ class Watching:
             watch = self.parts.watches[dependent]
             if watch.detector.state == HealthState.blocked:
                 decision = watch.detector.dependency_recovered()
-                self.parts.say(dependent, decision.kind.value, decision.reason)
+                if decision.kind != DecisionKind.nothing:  # a no-op is not a decision line
+                    self.parts.say(dependent, decision.kind.value, decision.reason)
                 self.parts.spawn(self.parts.scheduler.check_now(dependent))
 
     def failure_reported(self, name: str, decision: str, summary: str, why: str) -> None:
@@ -293,7 +294,8 @@ class Watching:
         before = watch.detector.state
         now = parts.clock.now()
         decision = watch.detector.recovery_finished(ok, at=now, reason=reason)
-        parts.say(component, decision.kind.value, decision.reason, at=now)
+        if decision.kind != DecisionKind.nothing:  # e.g. an incident opened escalated: said once
+            parts.say(component, decision.kind.value, decision.reason, at=now)
         if decision.state != before:
             parts.store.record_transition(
                 component,

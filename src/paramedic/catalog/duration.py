@@ -13,6 +13,10 @@ _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 _WHOLE = re.compile(r"^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))+$")
 DURATION_PATTERN = r"^(\d+(\.\d+)?(ms|s|m|h|d|w))+$"
 DURATION_MESSAGE = "must be a duration like 2s (units: ms, s, m, h, d, w)"
+MAX_DURATION = timedelta(days=36500)
+"""The longest duration paramedic accepts: about 100 years, far past any RTO, pause or window
+(and well inside what ``timedelta`` and dates can hold, so arithmetic on it cannot overflow)."""
+TOO_LARGE_MESSAGE = "is too large: a duration is at most 100 years (36500d)"
 
 
 def parse_duration(text: str) -> timedelta:
@@ -21,6 +25,8 @@ def parse_duration(text: str) -> timedelta:
     if not _WHOLE.match(compact):
         raise ValueError(DURATION_MESSAGE)
     seconds = sum(float(n) * _UNITS[u] for n, u in _PART.findall(compact))
+    if not seconds <= MAX_DURATION.total_seconds():  # also catches inf from 400 digits
+        raise ValueError(TOO_LARGE_MESSAGE)
     return timedelta(seconds=seconds)
 
 

@@ -69,7 +69,7 @@ def _read(file: Path) -> str:
     try:
         raw = file.read_bytes()
     except FileNotFoundError as exc:
-        message = "no such file; create it or pass another path (paramedic validate PATH)"
+        message = "no such file; create it, or pass another path with -c PATH or PARAMEDIC_CATALOG"
         raise _single(name, None, message) from exc
     except PermissionError as exc:
         raise _single(

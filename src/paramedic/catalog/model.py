@@ -89,6 +89,11 @@ def _argv(value: Any, info: ValidationInfo) -> Any:
 
     With ``shell: true`` a string stays whole: it is the script given to ``/bin/sh -c``.
     """
+    if value is not None and not isinstance(value, str | list):
+        # a number or a mapping is neither form: say both, as the README documents both
+        raise ValueError(
+            "must be a command: a list like [python3, app.py] or a string like 'python3 app.py'"
+        )
     if isinstance(value, str) and info.data.get("shell") is True:
         return [value]
     if isinstance(value, str):
@@ -505,6 +510,34 @@ class Agent(StrictModel):
     )
 
 
+STATE_SCHEMES = (
+    "sqlite",
+    "sqlite+pysqlite",
+    "postgresql",
+    "postgres",
+    "postgresql+psycopg",
+    "postgresql+psycopg2",
+)
+"""URL schemes the state store opens (``paramedic.store.connect.parse_target``)."""
+
+
+def _state_url(value: Any) -> Any:
+    """Refuse at validation what the store would refuse only at ``run``: another scheme, or an
+    SQLite URL naming no file. Only the scheme is quoted: the rest may hold a password."""
+    if not isinstance(value, str):
+        return value
+    scheme, sep, rest = value.partition("://")
+    if not sep or scheme.lower() not in STATE_SCHEMES:
+        found = f"found {scheme!r}" if sep else "found no scheme"
+        raise ValueError(
+            f"must be sqlite:///FILE or postgresql://user@host/db ({found}); "
+            "those are the state stores paramedic supports"
+        )
+    if scheme.lower().startswith("sqlite") and rest.lstrip("/") in ("", ":memory:"):
+        raise ValueError("must name a file: sqlite:///paramedic.db or sqlite:////abs/path.db")
+    return value
+
+
 class Catalog(StrictModel):
     """A whole catalog file."""
 
@@ -518,6 +551,7 @@ class Catalog(StrictModel):
     )
     components: dict[ComponentName, Component] = Field(min_length=1)
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
+    _state_scheme = field_validator("state", mode="before")(_state_url)
     _source: str = PrivateAttr(default="<catalog>")
 
     @model_validator(mode="after")

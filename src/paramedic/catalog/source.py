@@ -102,7 +102,11 @@ def parse_yaml(text: str, file: str) -> Any:
         reason = _one_line(str(exc.problem or exc.context or "cannot be parsed"))
         if exc.context and reason.startswith("but "):
             reason = f"{_one_line(str(exc.context))}, {reason}"
-        raise CatalogError([Problem(file, line, "", f"YAML syntax error: {reason}")]) from exc
+        opened = exc.context_mark.line + 1 if exc.context_mark is not None else line
+        plain = plain_yaml_error(f"{exc.context or ''} {reason}", opened)
+        message = f"not valid YAML: {plain}{_quoted_line(text, line)}"
+        message += f"; the parser says: {reason}"
+        raise CatalogError([Problem(file, line, "", message)]) from exc
     except ReaderError as exc:
         line = text[: exc.position].count("\n") + 1
         char = f"#x{exc.character:04x}" if isinstance(exc.character, int) else repr(exc.character)
@@ -114,6 +118,58 @@ def parse_yaml(text: str, file: str) -> Any:
         # ruamel raises plain ValueError for e.g. `!!int foo`: its reason, redacted and cut short.
         reason = redact(_one_line(str(exc)))[:200]
         raise CatalogError([Problem(file, None, "", f"cannot be read as YAML: {reason}")]) from exc
+
+
+_PLAIN = (
+    (
+        "mapping values are not allowed",
+        "a ':' where no key can start; check this line's "
+        "indentation against the line above, or quote a value that holds ': '",
+    ),
+    ("found character '\\t'", "a tab; YAML indents with spaces only"),
+    (
+        "while scanning a quoted scalar",
+        "quoted text opened on line {opened} is never closed; add the closing quote",
+    ),
+    (
+        "expected ',' or '}'",
+        "a '{' opened on line {opened} is not closed before this line; "
+        "close it with '}', or quote a value that holds ':' or ','",
+    ),
+    (
+        "expected ',' or ']'",
+        "a '[' opened on line {opened} is not closed before this line; "
+        "close it with ']', or quote a value that holds ','",
+    ),
+    (
+        "could not find expected ':'",
+        "a line that is neither a key with ': ' nor part of the "
+        "value above; add ': ' after the key, or indent or quote the text",
+    ),
+    (
+        "expected <block end>",
+        "this line's indentation does not match the lines above it; align it with its siblings",
+    ),
+    ("expected a single document", "a second document ('---'); a catalog is one document"),
+    ("found undefined alias", "an alias (*name) with no anchor (&name) before it"),
+)
+
+
+def plain_yaml_error(reason: str, opened: int | None) -> str:
+    """A plain sentence for the YAML parser's ``reason``, pointing at line ``opened`` where a
+    construct began (the parser's own words stay in the message, after this one)."""
+    for needle, sentence in _PLAIN:
+        if needle in reason:
+            return sentence.replace("{opened}", str(opened) if opened is not None else "?")
+    return "the text here cannot be read as YAML"
+
+
+def _quoted_line(text: str, line: int | None) -> str:
+    """`` (line: `  db: 1`)`` for the line the parser stopped at; empty past the end."""
+    lines = text.splitlines()
+    if line is None or not 1 <= line <= len(lines) or not lines[line - 1].strip():
+        return ""
+    return f" (line: {shown(redact(lines[line - 1].rstrip()), 60)})"
 
 
 class _Converter:

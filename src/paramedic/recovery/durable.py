@@ -39,6 +39,23 @@ def system_database_url(state_url: str) -> str:
     return state_url.replace("postgresql+psycopg://", "postgresql://", 1)
 
 
+class ResumedByRecovery(logging.Filter):
+    """Drops DBOS's warning that a recovery it re-enqueued at launch was started again.
+
+    After a crash, DBOS's startup recovery puts each unfinished workflow on its internal queue;
+    the agent then starts the open incident's workflow itself (same id, no queue), and DBOS
+    keeps the one already queued and runs it once, as intended, but warns "Workflow already
+    exists in queue: _dbos_internal_queue, but the provided queue name is: None" on every
+    restart. Only that exact case is dropped: any other queue mismatch still warns.
+    """
+
+    NOISE = "Workflow already exists in queue: _dbos_internal_queue, but the provided queue name is: None."
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """False for the one warning described above."""
+        return not record.getMessage().startswith(self.NOISE)
+
+
 async def launch(state_url: str, executor_id: str = "local") -> None:
     """Start DBOS in this process (call from inside the running event loop) and recover pending recoveries."""
     global _launched
@@ -48,7 +65,10 @@ async def launch(state_url: str, executor_id: str = "local") -> None:
 
     if _launched:
         return
-    logging.getLogger("dbos").setLevel(logging.WARNING)
+    dbos_log = logging.getLogger("dbos")
+    dbos_log.setLevel(logging.WARNING)
+    if not any(isinstance(f, ResumedByRecovery) for f in dbos_log.filters):
+        dbos_log.addFilter(ResumedByRecovery())
     config: dict[str, Any] = {
         "name": "paramedic",
         "system_database_url": system_database_url(state_url),

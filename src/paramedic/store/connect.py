@@ -31,6 +31,9 @@ WRITE = "paramedic_write"
 
 HINT = "check `state:` in the catalog"
 
+MISSING_HINT = "start the agent first (paramedic run CATALOG) or pass --state URL or -c CATALOG"
+"""What a read-only command says when the store it was pointed at is not there."""
+
 _PG_SCHEMES = {"postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg2"}
 
 
@@ -90,10 +93,7 @@ def make_engine(target: Target, *, create: bool) -> Engine:
                 f"{_os_reason(exc)}; {HINT}"
             ) from exc
     elif not target.path.is_file():
-        raise StoreError(
-            f"no state store at {target.shown}: {target.path} does not exist; "
-            f"start `paramedic run` once or {HINT}"
-        )
+        raise StoreError(f"the state store {target.shown} does not exist; {MISSING_HINT}")
     engine = create_engine(target.url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
     event.listen(engine, "connect", _sqlite_connect)
     event.listen(engine, "begin", _sqlite_begin)

@@ -30,9 +30,10 @@ UPDATABLE = frozenset({"state"}) | _TIMES | _FLOATS | _TEXTS
 """The incident fields ``update_incident`` accepts."""
 
 
-def new_incident_id(component: str, detected_at: datetime) -> str:
-    """``inc-20261125T194512-web-3f2a``: detection time (UTC), component, 4 random hex digits."""
-    return f"inc-{as_utc(detected_at):%Y%m%dT%H%M%S}-{component}-{secrets.token_hex(2)}"
+def new_incident_id(component: str, failed_at: datetime) -> str:
+    """``inc-20261125T194512-web-3f2a``: ``failed_at`` (UTC, the same instant as the incident's
+    own field, so the id and the timings agree), component, 4 random hex digits."""
+    return f"inc-{as_utc(failed_at):%Y%m%dT%H%M%S}-{component}-{secrets.token_hex(2)}"
 
 
 def _one_at_a_time(component: str, existing: IncidentRow | None) -> Refused:
@@ -113,7 +114,7 @@ class IncidentRecords(StoreCore):
                 raise _one_at_a_time(component, existing)
             new_id = incident_id
             while new_id is None or self._find_incident(conn, new_id) is not None:
-                new_id = new_incident_id(component, values["detected_at"])
+                new_id = new_incident_id(component, values["failed_at"])
             try:
                 conn.execute(t.incidents.insert().values(id=new_id, **values))
             except IntegrityError as exc:

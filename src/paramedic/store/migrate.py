@@ -13,7 +13,7 @@ from sqlalchemy import Connection, func, select
 
 from paramedic import __version__
 from paramedic.errors import StoreError
-from paramedic.store.connect import Target
+from paramedic.store.connect import MISSING_HINT, Target
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -53,8 +53,7 @@ def upgrade(connection: Connection, target: Target, *, create: bool) -> None:
     current = current_revision(connection)
     if current is None and not create:
         raise StoreError(
-            f"the state store {target.shown} holds no paramedic tables; "
-            "start `paramedic run` once or check `state:` in the catalog"
+            f"the state store {target.shown} holds no paramedic tables; {MISSING_HINT}"
         )
     script = ScriptDirectory.from_config(alembic_config())
     known = {rev.revision for rev in script.walk_revisions()}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from rich.console import Console
@@ -32,16 +32,20 @@ def render_status(
     console: Console,
     *,
     now: datetime,
+    pids: Mapping[str, int | None] | None = None,
 ) -> None:
-    """Print the components' health and the open incidents."""
+    """Print the components' health (with the pid of each owned process) and the open incidents."""
     if not components:
         console.print(
             "no component has been seen yet: start the agent with `paramedic run CATALOG`"
         )
         return
     table = Table(title="components", title_justify="left", expand=False)
-    for column in ("component", "state", "since", "last check", "checks", "failed", "note"):
-        table.add_column(column, no_wrap=column in ("component", "state"))
+    pids = pids or {}
+    # lifetime counters of checks, so "12 (1 failed)" and not a "failed" column read as a state
+    for column in ("component", "state", "since", "last check", "checks", "pid"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("note")
     for row in components:
         note = row.last_detail if row.last_ok is False else ""
         if row.paused:
@@ -57,8 +61,8 @@ def render_status(
             f"[{style}]{row.state}[/]" if style else row.state,
             _ago(now, row.state_since),
             _ago(now, row.last_check_at),
-            str(row.checks_total),
-            str(row.failures_total),
+            f"{row.checks_total} ({row.failures_total} failed)",
+            str(pids.get(row.name) or "-"),
             note,
         )
     console.print(table)
@@ -66,7 +70,7 @@ def render_status(
         console.print("no open incident")
         return
     open_table = Table(title="open incidents", title_justify="left")
-    for column in ("incident", "component", "state", "failed", "reason"):
+    for column in ("incident", "component", "state", "failed", "reason"):  # failed: … ago
         open_table.add_column(column, no_wrap=column != "reason")
     for incident in incidents:
         state = incident.state + (f" by {incident.blocked_by}" if incident.blocked_by else "")
