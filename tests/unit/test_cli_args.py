@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from paramedic.cli_args import resolve_catalog
+from paramedic.cli.args import resolve_catalog
 from paramedic.errors import CatalogError
 from paramedic.lock import AGENTS_DIR_ENV, agent_lock
 

@@ -22,7 +22,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from paramedic.cli_args import CatalogArg, CatalogOpt, either, load
+from paramedic.cli.args import CatalogArg, CatalogOpt, either, load
 from paramedic.errors import NotFound, ParamedicError
 
 aws_app = typer.Typer(

@@ -94,7 +94,7 @@ def _tags(pairs: list[str]) -> dict[str, str]:
 def _catalog(path: str | None) -> Any:
     if path is None:
         return None
-    from paramedic.cli_args import load
+    from paramedic.cli.args import load
 
     return load(path)
 

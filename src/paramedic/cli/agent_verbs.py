@@ -1,0 +1,146 @@
+"""The agent and what it saw: ``run``, ``status``, ``history``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+
+from paramedic.cli.app import LogFormat, app, err, not_built, open_store, out, print_json
+from paramedic.cli.args import (
+    CatalogArg,
+    CatalogOpt,
+    JsonOpt,
+    StateOpt,
+    either,
+    load,
+    resolve_catalog,
+)
+
+
+@app.command()
+def run(
+    catalog: CatalogArg = None,
+    catalog_opt: CatalogOpt = None,
+    listen: Annotated[
+        str | None,
+        typer.Option(metavar="HOST:PORT", help="(not built yet: see the API section)"),
+    ] = None,
+    log_format: Annotated[
+        LogFormat, typer.Option("--log-format", help="decision log format")
+    ] = LogFormat.text,
+) -> None:
+    """The agent: watch, detect, recover, notify (until SIGTERM/SIGINT; SIGHUP reloads the catalog)."""
+    if listen:
+        not_built("run --listen", "the HTTP API and dashboard", "planned after the core")
+    from paramedic.agent import run_agent
+
+    path = resolve_catalog(either(catalog, catalog_opt))
+    load(path)  # fail fast with the catalog's own messages
+    raise typer.Exit(run_agent(path, log_format=log_format.value))
+
+
+@app.command()
+def status(
+    component: Annotated[str | None, typer.Argument(help="only this component")] = None,
+    catalog: CatalogOpt = None,
+    state: StateOpt = None,
+    as_json: JsonOpt = False,
+    pid: Annotated[
+        bool,
+        typer.Option(
+            "--pid", help="print only the pid of COMPONENT's owned process (exit 1 when none runs)"
+        ),
+    ] = False,
+) -> None:
+    """Each component's health and open incidents, from the state store."""
+    from paramedic.views.owned import owned_pids
+
+    if pid and component is None:
+        raise typer.BadParameter("--pid needs a COMPONENT", param_hint="--pid")
+    loaded = load(catalog) if catalog or not state else None
+    store = open_store(catalog, state)
+    try:
+        if component is not None:
+            store.component(component)  # NotFound names the known ones
+        components = [c for c in store.components() if component in (None, c.name)]
+        incidents = store.incidents(component, open_only=True)
+    finally:
+        store.close()
+    pids = owned_pids(loaded) if loaded is not None else {}
+    if pid:
+        assert component is not None
+        found = pids.get(component)
+        if found is None:
+            err.print(
+                f"paramedic: {component}: no process owned by the agent is running", markup=False
+            )
+            raise typer.Exit(1)
+        out.print(str(found))
+        return
+    if as_json:
+        print_json(
+            {
+                "components": [
+                    {
+                        **c.to_json(),
+                        "failed_checks_total": c.failures_total,
+                        "pid": pids.get(c.name),
+                    }
+                    for c in components
+                ],
+                "open_incidents": [i.to_json() for i in incidents],
+            }
+        )
+        return
+    from paramedic.views.status import render_status
+
+    render_status(components, incidents, out, now=datetime.now(UTC), pids=pids)
+
+
+@app.command()
+def history(
+    component: Annotated[str | None, typer.Argument(help="only this component")] = None,
+    catalog: CatalogOpt = None,
+    state: StateOpt = None,
+    limit: Annotated[int, typer.Option(min=1, help="newest N incidents")] = 20,
+    drills: Annotated[
+        bool, typer.Option("--drills", help="drill records (newest first) instead of incidents")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Incidents with their steps and timings; measured RTO/RPO against the targets."""
+    store = open_store(catalog, state)
+    try:
+        if component is not None and component not in {c.name for c in store.components()}:
+            known = set() if state else set(load(catalog).components)
+            if component not in known:
+                store.component(component)  # NotFound names it
+        if drills:
+            drill_rows = store.drills(component)[:limit]
+        else:
+            incidents = store.incidents(component, limit=limit)
+            steps = {i.id: store.steps(i.id) for i in incidents}
+    finally:
+        store.close()
+    if drills:
+        if as_json:
+            print_json({"drills": [d.to_json() for d in drill_rows]})
+            return
+        from paramedic.views.drills import render_drills
+
+        render_drills(drill_rows, out)
+        return
+    if as_json:
+        print_json(
+            {
+                "incidents": [
+                    {**i.to_json(), "steps": [s.to_json() for s in steps[i.id]]} for i in incidents
+                ]
+            }
+        )
+        return
+    from paramedic.views.history import render_history
+
+    render_history(incidents, steps, out)
