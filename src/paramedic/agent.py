@@ -78,6 +78,14 @@ def claim_lease(component: Component) -> timedelta:
     return max(component.rto * 2, ladder * 1.5)
 
 
+def _detector(name: str, component: Component) -> Detector:
+    """A fresh detector with the component's check and flapping limit from the catalog."""
+    flapping = component.flapping
+    return Detector(
+        name, component.health, flap_window=flapping.window, flap_limit=flapping.incidents
+    )
+
+
 @dataclass
 class _Watch:
     """What the agent keeps per component."""
@@ -118,6 +126,8 @@ class Agent:
         self.providers: dict[str, Provider] = {}
         """One map shared by the recovery engine and the backup service (reload updates it)."""
         self._backup_due: dict[str, datetime] = {}
+        self._resets: dict[str, datetime] = {}
+        """The circuit reset of each component the agent has carried out (from the store)."""
         self._backing_up: set[str] = set()
         self._rpo_warned: set[str] = set()
         self._drill_schedule = DrillSchedule()
@@ -175,8 +185,9 @@ class Agent:
         )
         await self.aws.start()
         for name, comp in catalog.components.items():
-            self.watches[name] = _Watch(Detector(name, comp.health), self._provider(name))
+            self.watches[name] = _Watch(_detector(name, comp), self._provider(name))
         self._refresh_pauses()
+        self._resets = store.circuit_resets()  # seen: a fresh detector has nothing to forget
         self.scheduler = CheckScheduler(
             self.clock,
             catalog.agent.check_concurrency,
@@ -561,6 +572,33 @@ class Agent:
                 )
             watch.paused = paused
 
+    def _refresh_resets(self) -> None:
+        """Carry out the circuit resets operators wrote to the store since the last look."""
+        store = self.store
+        if store is None:
+            return
+        for name, at in store.circuit_resets().items():
+            if self._resets.get(name) == at:
+                continue
+            self._resets[name] = at
+            watch = self.watches.get(name)
+            if watch is None:
+                continue
+            before = watch.detector.state
+            decision = watch.detector.reset_circuit(at)
+            now = self.clock.now()
+            self.decisions.line(now, name, decision.kind.value, decision.reason)
+            if decision.state != before:
+                store.record_transition(
+                    name,
+                    at=now,
+                    from_state=before.value,
+                    to_state=decision.state.value,
+                    reason=decision.reason,
+                )
+                if self.scheduler is not None:
+                    self._spawn(self.scheduler.check_now(name))
+
     async def _watchdog(self) -> None:
         """Every second: pauses that expired, incidents that outlived their RTO."""
         escalated_rto: set[str] = set()
@@ -569,6 +607,7 @@ class Agent:
             try:
                 await self._flush_checks()
                 self._refresh_pauses()
+                self._refresh_resets()
                 await self._rto_watch(escalated_rto)
                 if self._reload_requested:
                     self._reload_requested = False
@@ -759,7 +798,7 @@ class Agent:
             old = self.watches.get(name)
             if old is None:  # a new component: its provider is built and started now
                 provider = self._provider(name)
-                self.watches[name] = _Watch(Detector(name, comp.health), provider)
+                self.watches[name] = _Watch(_detector(name, comp), provider)
                 if provider is not None:
                     self.providers[name] = provider
                     provider.on_exit = self._on_exit  # type: ignore[attr-defined]
@@ -768,8 +807,11 @@ class Agent:
             elif old.detector.check != comp.health:
                 # a new check: a fresh detector, unless an incident is under way
                 if old.detector.state in (HealthState.healthy, HealthState.unknown):
-                    old.detector = Detector(name, comp.health)
+                    old.detector = _detector(name, comp)
                 scheduler.set(name, comp.health)
+            detector = self.watches[name].detector  # a changed flapping limit applies at once
+            detector.flap_window = comp.flapping.window
+            detector.flap_limit = comp.flapping.incidents
         self.graph = DependencyGraph({n: c.depends_on for n, c in fresh.components.items()})
         engine = workflow.engine()
         engine.catalog = fresh

@@ -744,3 +744,20 @@ def test_schema_and_loader_accept_the_example_catalogs(path: Path) -> None:
     load_catalog(path)
     validator = jsonschema.Draft202012Validator(catalog_schema())
     assert [e.message for e in validator.iter_errors(_yaml_data(path.read_text()))] == []
+
+
+def test_flapping_limit_comes_from_the_catalog() -> None:
+    text = catalog(WEB + "    flapping: {incidents: 8, window: 30m}\n")
+    web = load_catalog_text(text, "c.yaml").components["web"]
+    assert (web.flapping.incidents, web.flapping.window) == (8, timedelta(minutes=30))
+    default = load_catalog_text(catalog(WEB), "c.yaml").components["web"].flapping
+    assert (default.incidents, default.window) == (3, timedelta(minutes=10))
+
+
+def test_bad_flapping_settings_name_the_key() -> None:
+    text = catalog(WEB + "    flapping: {incidents: 0, window: 0s, after: 2}\n")
+    assert problems(text) == [
+        "c.yaml:10: components.web.flapping.incidents: must be at least 1",
+        "c.yaml:10: components.web.flapping.window: must be above 0s",
+        "c.yaml:10: components.web.flapping.after: unknown key; expected one of: incidents, window",
+    ]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from rich.console import Console
 from rich.table import Table
 
 from paramedic.catalog.duration import format_duration
+from paramedic.recovery.budget import Circuit, CircuitState
 from paramedic.store import ComponentRow, IncidentRow
 
 STATE_STYLE = {
@@ -32,8 +33,9 @@ def render_status(
     console: Console,
     *,
     now: datetime,
+    circuits: Mapping[str, Circuit] | None = None,
 ) -> None:
-    """Print the components' health and the open incidents."""
+    """Print the components' health, their open circuits and the way out, the open incidents."""
     if not components:
         console.print(
             "no component has been seen yet: start the agent with `paramedic run CATALOG`"
@@ -51,6 +53,9 @@ def render_status(
                 else " until resumed"
             )
             note = f"paused{until}: {row.pause_reason or ''}".strip()
+        circuit = (circuits or {}).get(row.name)
+        if circuit is not None and circuit.state is not CircuitState.closed:
+            note = circuit.reason
         style = STATE_STYLE.get(row.state, "")
         table.add_row(
             row.name,
@@ -62,6 +67,15 @@ def render_status(
             note,
         )
     console.print(table)
+    for row in components:
+        circuit = (circuits or {}).get(row.name)
+        if circuit is not None and circuit.state is not CircuitState.closed:
+            console.print(
+                f"{row.name}: {circuit.reason}; its next failure is escalated, not recovered."
+                f" Get it out with `{circuit.escape(row.name)}`",
+                markup=False,
+                soft_wrap=True,  # a command split over two lines cannot be copied
+            )
     if not incidents:
         console.print("no open incident")
         return
