@@ -20,7 +20,10 @@ Flapping rule: only opened incidents count (blips that end in
 deny recovery to a component whose real failure follows a few blips). When
 an opening would make more than ``flap_limit`` openings within ``flap_window``
 (inclusive), the incident is still opened but escalated at once, kind
-``flapping``, with no recovery: recovering a flapping component loops.
+``flapping``, with no recovery: recovering a flapping component loops. The
+limit and window come from the catalog (``flapping.incidents``/``window``).
+An operator's ``paramedic reset`` (``reset_circuit``) forgets the openings
+before it and watches an escalated component afresh.
 """
 
 from __future__ import annotations
@@ -65,6 +68,7 @@ class DecisionKind(StrEnum):
     recovered_after_escalation = "recovered_after_escalation"
     suppressed_paused = "suppressed_paused"
     flapping = "flapping"
+    circuit_reset = "circuit_reset"
 
 
 @dataclass(frozen=True)
@@ -243,6 +247,26 @@ class Detector:
         self._state, self._successes = HealthState.escalated, 0
         default = f"{self.name} was not recovered; escalated to a human"
         return self._decide(DecisionKind.escalate, reason or default)
+
+    def reset_circuit(self, at: datetime) -> Decision:
+        """An operator closed the circuit at ``at``: openings before it stop counting.
+
+        An escalated component (flapping, or a recovery that gave up) is watched afresh:
+        its state becomes unknown, so its next failed check starts a new streak and opens
+        a new incident that recovers. Other states keep their course.
+        """
+        self._openings = [t for t in self._openings if t > at]
+        if self._state is not HealthState.escalated:
+            reason = f"{self.name}'s circuit was reset: earlier incidents no longer count"
+            return self._decide(DecisionKind.circuit_reset, reason)
+        self._state, self._failures, self._successes = HealthState.unknown, 0, 0
+        self._failed_at = self._detected_at = None
+        self._failure, self._detail, self._incident_open = None, "", False
+        return self._decide(
+            DecisionKind.circuit_reset,
+            f"{self.name}'s circuit was reset: watched afresh, "
+            "its next failed check opens a new incident and recovers it",
+        )
 
     def dependency_recovered(self) -> Decision:
         """The blocking dependency recovered: re-check, so the next result decides at once."""

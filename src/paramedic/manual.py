@@ -9,6 +9,7 @@ engine for the one component and runs the workflow itself.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -63,8 +64,12 @@ def recover_by_hand(
     only: str | None,
     progress: Callable[[str], None] = lambda _m: None,
     target: str | None = None,
+    force: bool = False,
 ) -> dict[str, Any]:
-    """Open a manual incident and run its recovery; returns the incident as ``history --json`` shows it."""
+    """Open a manual incident and run its recovery; returns the incident as ``history --json`` shows it.
+
+    ``force`` bypasses an open circuit (the budget is spent); the bypass is audited.
+    """
     from paramedic.lock import agent_running
 
     _component(catalog, name)
@@ -90,21 +95,29 @@ def recover_by_hand(
             detected_at=now,
             failure=None,
             reason=f"recovery asked for by hand{f' (strategy {only})' if only else ''}"
-            + (f" to {target}" if target else ""),
+            + (f" to {target}" if target else "")
+            + (" (--force: past an open circuit)" if force else ""),
             target_rto_s=comp.rto.total_seconds(),
             target_rpo_s=comp.rpo.total_seconds(),
         )
+        if force:  # who asked to pass an open circuit; the engine records whether it was open
+            store.audit(
+                actor=os.environ.get("USER") or "operator",
+                action="recovery.forced",
+                subject=incident.id,
+                detail={"component": name, "strategy": only},
+            )
         if agent_running(catalog.resolve_path(catalog.agent.run_dir)):
             progress(f"{incident.id}: handed to the running agent")
             client = durable.DurableClient(catalog.state_url())
             try:
-                client.enqueue_recovery(incident.id, only, target)
+                client.enqueue_recovery(incident.id, only, target, force)
                 client.result(incident.id)
             finally:
                 client.close()
         else:
             progress(f"{incident.id}: no agent runs for this catalog; recovering from this process")
-            asyncio.run(_run_here(catalog, store, name, incident.id, only, target))
+            asyncio.run(_run_here(catalog, store, name, incident.id, only, target, force))
         final = store.incident(incident.id)
         result = final.to_json()
         result["steps"] = [s.to_json() for s in store.steps(incident.id)]
@@ -120,6 +133,7 @@ async def _run_here(
     incident_id: str,
     only: str | None,
     target: str | None,
+    force: bool,
 ) -> None:
     from dbos import DBOS, SetWorkflowID
 
@@ -146,7 +160,7 @@ async def _run_here(
     try:
         with SetWorkflowID(incident_id):
             handle = await DBOS.start_workflow_async(
-                workflow.recovery_workflow, incident_id, only, target
+                workflow.recovery_workflow, incident_id, only, target, force
             )
         await handle.get_result()
     finally:

@@ -51,6 +51,14 @@ Gap kinds (``Gap.kind``, stable identifiers):
 ``approval_on_fast_rto`` (medium)
     A strategy that waits for approval on a component whose RTO is under
     ``APPROVAL_RTO_LIMIT`` (15 minutes): nobody will answer in time.
+``step_timeout_short`` (high)
+    A step whose timeout is shorter than what the step must wait for: the
+    provider's stop grace when the step stops the component first
+    (``restart_service``, ``replace_instance`` of a process or server
+    paramedic owns: a hung one is killed only after ``stop_grace``), plus the
+    check's start period when the catalog has one, plus ``successes``
+    verification checks at the engine's spacing (a quarter of the interval,
+    within 100ms–1s). Such a step times out before it can fix a hang.
 ``provider_not_built`` (low)
     The provider's implementation is not built yet in this version.
 ``no_verify`` (low)
@@ -73,6 +81,7 @@ from paramedic.graph import DependencyGraph
 from paramedic.providers.base import ProviderInfo
 from paramedic.providers.registry import provider_info
 from paramedic.recovery import actions
+from paramedic.recovery.ladder import verification_spacing
 
 APPROVAL_RTO_LIMIT = timedelta(minutes=15)
 """Below this RTO, a strategy that waits for an operator's approval is a gap."""
@@ -250,6 +259,7 @@ def analyze(catalog: Catalog) -> Plan:
     for row in inventory:
         component = catalog.components[row.name]
         gaps.extend(_rto_gaps(row))
+        gaps.extend(_step_timeout_gaps(row, component))
         gaps.extend(_rpo_gaps(row, component.backup))
         gaps.extend(_restorable_lag_gaps(row))
         gaps.extend(_approval_gaps(row))
@@ -343,6 +353,79 @@ def _rto_gaps(row: ComponentPlan) -> list[Gap]:
                 f" = {_fmt(row.detect + first.timeout)} exceeds it"
             )
     gaps.append(Gap(row.name, "rto_unreachable", Severity.high, reason, figures))
+    return gaps
+
+
+STOPS_FIRST = frozenset({"restart_service", "replace_instance"})
+"""Strategies that stop the running component before starting it again."""
+
+
+def stop_grace(component: Component) -> timedelta | None:
+    """How long stopping the component may wait before SIGKILL (``spec.stop_grace``); None: no wait known.
+
+    Only for a provider whose spec has a ``stop_grace``, and (process provider) only when
+    paramedic owns the process: one driven by ``restart_command`` is stopped by that command.
+    """
+    try:
+        spec = provider_info(component.provider).spec_model.model_validate(component.spec)
+    except (NotFound, ValueError):  # analyze() on an unchecked catalog: the loader reports it
+        return None
+    grace = getattr(spec, "stop_grace", None)
+    if not isinstance(grace, timedelta):
+        return None
+    if hasattr(spec, "command") and getattr(spec, "command", None) is None:
+        return None
+    return grace
+
+
+def start_period(component: Component) -> timedelta:
+    """The check's start period, when the catalog has one: checks fail freely that long after a start.
+
+    Extension point: ``health.start_period`` is read when the catalog model has it.
+    """
+    value = getattr(component.health, "start_period", None)
+    return value if isinstance(value, timedelta) else timedelta(0)
+
+
+def _step_timeout_gaps(row: ComponentPlan, component: Component) -> list[Gap]:
+    health = component.health
+    spacing = timedelta(seconds=verification_spacing(health.interval))
+    verify = spacing * health.successes
+    period = start_period(component)
+    grace = stop_grace(component)
+    gaps: list[Gap] = []
+    for index, step in enumerate(row.strategies, start=1):
+        stops = grace is not None and step.strategy in STOPS_FIRST and not step.by_function
+        held = grace if stops and grace is not None else timedelta(0)
+        need = held + period + verify
+        if step.timeout >= need:
+            continue
+        parts = [f"{_fmt(held)} stop grace"] if stops else []
+        if period:
+            parts.append(f"{_fmt(period)} start period")
+        checks = "check" if health.successes == 1 else "checks"
+        parts.append(
+            f"{health.successes} verification {checks} {_fmt(spacing)} apart ({_fmt(verify)})"
+        )
+        reason = (
+            f"step {index}, {step.strategy}: its timeout of {_fmt(step.timeout)} is shorter than"
+            f" what it must wait for: {' + '.join(parts)} = {_fmt(need)}"
+        )
+        if stops:
+            reason += (
+                "; a hung process is killed only after the grace, so this step cannot fix a hang"
+            )
+        figures = {
+            "step": index,
+            "timeout_s": _seconds(step.timeout),
+            "stop_grace_s": _seconds(held),
+            "start_period_s": _seconds(period),
+            "verify_s": _seconds(verify),
+            "need_s": _seconds(need),
+        }
+        gaps.append(
+            Gap(row.name, "step_timeout_short", Severity.high, reason, figures, step.strategy)
+        )
     return gaps
 
 

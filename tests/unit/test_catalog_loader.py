@@ -817,3 +817,20 @@ def test_a_command_that_is_neither_a_list_nor_a_string_says_both_forms() -> None
     ]
     loaded = load_catalog_text(catalog(WEB.replace('[sleep, "60"]', '"sleep 60"')), "c.yaml")
     assert loaded.components["web"].spec["command"] == "sleep 60"  # split by the provider
+
+
+def test_flapping_limit_comes_from_the_catalog() -> None:
+    text = catalog(WEB + "    flapping: {incidents: 8, window: 30m}\n")
+    web = load_catalog_text(text, "c.yaml").components["web"]
+    assert (web.flapping.incidents, web.flapping.window) == (8, timedelta(minutes=30))
+    default = load_catalog_text(catalog(WEB), "c.yaml").components["web"].flapping
+    assert (default.incidents, default.window) == (3, timedelta(minutes=10))
+
+
+def test_bad_flapping_settings_name_the_key() -> None:
+    text = catalog(WEB + "    flapping: {incidents: 0, window: 0s, after: 2}\n")
+    assert problems(text) == [
+        "c.yaml:10: components.web.flapping.incidents: must be at least 1",
+        "c.yaml:10: components.web.flapping.window: must be above 0s",
+        "c.yaml:10: components.web.flapping.after: unknown key; expected one of: incidents, window",
+    ]

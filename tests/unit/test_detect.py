@@ -538,6 +538,44 @@ def test_flapping_is_not_counted_while_paused(probe: Probe) -> None:
     assert d.observe(probe.fail()).kind is K.flapping
 
 
+def test_a_reset_circuit_watches_a_flapping_component_afresh(probe: Probe) -> None:
+    d = detector(flap_limit=1)
+    assert incident_and_recovery(d, probe).kind is K.open_incident
+    assert incident_and_recovery(d, probe).kind is K.flapping
+    assert d.observe(probe.fail()).kind is K.nothing  # escalated: no recovery, still down
+    reset = d.reset_circuit(probe.clock.now())
+    assert (reset.kind, reset.state) == (K.circuit_reset, S.unknown)
+    assert reset.reason == (
+        "web's circuit was reset: watched afresh, "
+        "its next failed check opens a new incident and recovers it"
+    )
+    assert not d.incident_open and d.failed_at is None
+    at = probe.clock.now()
+    assert d.observe(probe.fail()).kind is K.suspect  # a new streak, from this check
+    opened = d.observe(probe.fail())
+    assert (opened.kind, opened.failed_at) == (K.open_incident, at)
+    assert opened.starts_recovery
+
+
+def test_a_reset_forgets_the_openings_before_it_only(probe: Probe) -> None:
+    d = detector(flap_limit=1)
+    assert incident_and_recovery(d, probe).kind is K.open_incident
+    reset = d.reset_circuit(probe.clock.now())
+    assert (reset.kind, reset.state) == (K.circuit_reset, S.healthy)
+    assert reset.reason == "web's circuit was reset: earlier incidents no longer count"
+    assert incident_and_recovery(d, probe).kind is K.open_incident  # the first after the reset
+    assert incident_and_recovery(d, probe).kind is K.flapping
+
+
+def test_a_reset_does_not_disturb_a_running_recovery(probe: Probe) -> None:
+    d = detector()
+    d.observe(probe.fail())
+    d.observe(probe.fail())
+    d.recovery_started()
+    assert d.reset_circuit(probe.clock.now()).state is S.recovering
+    assert d.recovery_finished(True, at=probe.clock.now()).kind is K.recovered
+
+
 def test_bad_flap_settings_are_refused() -> None:
     with pytest.raises(ValueError, match="flap_limit must be at least 1"):
         detector(flap_limit=0)

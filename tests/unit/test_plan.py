@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -22,7 +23,7 @@ def component(**overrides: Any) -> dict[str, Any]:
         "rto": "1h",
         "rpo": "0s",
         "provider": "process",
-        "spec": {"command": ["python3", "-m", "http.server"]},
+        "spec": {"command": ["python3", "-m", "http.server"], "stop_grace": "1s"},
         "health": {
             "check": "http",
             "url": "http://127.0.0.1:18080/",
@@ -131,6 +132,94 @@ def test_rto_met_exactly_is_no_gap() -> None:
     assert gaps(analyze(catalog(web=slow_check(rto="52s"))), "rto_unreachable") == []
 
 
+# ---------------------------------------------------------------- step_timeout_short
+
+
+def hang_prone(**overrides: Any) -> dict[str, Any]:
+    """The demo as it was: an owned process with the default 10s stop grace, a 3s restart."""
+    defaults: dict[str, Any] = {
+        "spec": {"command": ["python3", "service.py"]},
+        "recovery": [
+            {"strategy": "restart_service", "timeout": "3s"},
+            {"strategy": "replace_instance", "timeout": "4s"},
+        ],
+    }
+    return component(**(defaults | overrides))
+
+
+def test_a_step_shorter_than_its_stop_grace_cannot_fix_a_hang() -> None:
+    plan = analyze(catalog(web=hang_prone()))
+    found = gaps(plan, "step_timeout_short")
+    assert [(g.subject, g.severity) for g in found] == [
+        ("restart_service", Severity.high),
+        ("replace_instance", Severity.high),
+    ]
+    assert found[0].reason == (
+        "step 1, restart_service: its timeout of 3s is shorter than what it must wait for:"
+        " 10s stop grace + 1 verification check 250ms apart (250ms) = 10.2s;"
+        " a hung process is killed only after the grace, so this step cannot fix a hang"
+    )
+    assert found[0].figures == {
+        "step": 1,
+        "timeout_s": 3.0,
+        "stop_grace_s": 10.0,
+        "start_period_s": 0.0,
+        "verify_s": 0.25,
+        "need_s": 10.25,
+    }
+    assert found[1].figures["step"] == 2 and found[1].figures["timeout_s"] == 4.0
+
+
+def test_a_timeout_covering_grace_and_verification_is_no_gap() -> None:
+    steps = [{"strategy": "restart_service", "timeout": "10.25s"}]
+    assert gaps(analyze(catalog(web=hang_prone(recovery=steps))), "step_timeout_short") == []
+    steps = [{"strategy": "restart_service", "timeout": "10.2s"}]
+    assert len(gaps(analyze(catalog(web=hang_prone(recovery=steps))), "step_timeout_short")) == 1
+
+
+def test_verification_counts_successes_at_the_engines_spacing() -> None:
+    health = {"check": "tcp", "port": 18080, "interval": "2s", "timeout": "1s", "successes": 3}
+    steps = [{"strategy": "run", "command": ["true"], "timeout": "1s"}]
+    gap = only(analyze(catalog(web=component(health=health, recovery=steps))), "step_timeout_short")
+    assert gap.reason == (
+        "step 1, run: its timeout of 1s is shorter than what it must wait for:"
+        " 3 verification checks 500ms apart (1.5s) = 1.5s"
+    )
+    assert gap.figures["stop_grace_s"] == 0.0 and gap.figures["need_s"] == 1.5
+
+
+def test_a_process_driven_by_commands_has_no_stop_grace_to_wait() -> None:
+    spec = {"restart_command": ["systemctl", "restart", "web"]}
+    steps = [{"strategy": "restart_service", "timeout": "3s"}]
+    plan = analyze(catalog(web=component(spec=spec, recovery=steps)))
+    assert gaps(plan, "step_timeout_short") == []
+
+
+def test_a_redis_restart_waits_for_its_stop_grace() -> None:
+    cache = redis_cache(
+        spec={"dir": "/srv/cache", "stop_grace": "20s"},
+        backup=rdb("*/5 * * * *"),
+        recovery=[{"strategy": "restart_service", "timeout": "15s"}],
+    )
+    gap = only(analyze(catalog(cache=cache)), "step_timeout_short")
+    assert gap.figures["stop_grace_s"] == 20.0 and gap.figures["timeout_s"] == 15.0
+
+
+def test_the_start_period_is_added_when_the_catalog_has_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import paramedic.plan as plan_module
+
+    monkeypatch.setattr(plan_module, "start_period", lambda _c: timedelta(seconds=5))
+    steps = [{"strategy": "restart_service", "timeout": "6s"}]
+    gap = only(analyze(catalog(web=component(recovery=steps))), "step_timeout_short")
+    assert gap.reason.endswith(
+        "1s stop grace + 5s start period + 1 verification check 250ms apart (250ms) = 6.2s;"
+        " a hung process is killed only after the grace, so this step cannot fix a hang"
+    )
+    assert gap.figures["start_period_s"] == 5.0
+
+
 # ---------------------------------------------------------------- rpo
 
 
@@ -139,7 +228,7 @@ def redis_cache(**overrides: Any) -> dict[str, Any]:
     defaults: dict[str, Any] = {
         "type": "cache",
         "provider": "redis",
-        "spec": {"dir": "/srv/cache"},
+        "spec": {"dir": "/srv/cache", "stop_grace": "2s"},
         "health": {"check": "redis", "url": "redis://127.0.0.1:16379/0"},
         "rpo": "1h",
     }

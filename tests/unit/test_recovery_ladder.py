@@ -1,4 +1,4 @@
-"""Pure decisions of a recovery: ladder, budget, backoff, measurement; and command parsing."""
+"""Pure decisions of a recovery: ladder, backoff, measurement; and command parsing (budget: test_recovery_budget)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from paramedic.catalog.model import Budget, Catalog, CommandCheck, Component, Ru
 from paramedic.errors import Refused
 from paramedic.recovery.ladder import (
     backoff_before,
-    check_budget,
     measure,
     plan_ladder,
     verification_spacing,
@@ -68,20 +67,6 @@ def test_ladder_refusals_say_what_to_do() -> None:
         plan_ladder("web", _component([]))
     assert str(exc.value) == (
         "component 'web' has no recovery strategy; add one under components.web.recovery"
-    )
-
-
-def test_budget_counts_only_recoveries_inside_the_window() -> None:
-    budget = Budget(recoveries=2, window=timedelta(minutes=10))
-    old = T0 - timedelta(minutes=11)
-    recent = T0 - timedelta(minutes=3)
-    ok = check_budget("web", budget, [old, recent], T0)
-    assert ok.allowed and ok.used == 1 and ok.reason == "2 of 2 recoveries in 10m"
-    spent = check_budget("web", budget, [recent, recent], T0)
-    assert not spent.allowed
-    assert spent.reason == (
-        "circuit open: web already had 2 recoveries in the last 10m (budget 2); "
-        "escalating instead of looping"
     )
 
 

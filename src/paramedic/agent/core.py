@@ -26,7 +26,7 @@ from paramedic.agent.backups import Backups
 from paramedic.agent.drills import ScheduledDrills
 from paramedic.agent.housekeeping import Housekeeping
 from paramedic.agent.paging import Paging
-from paramedic.agent.parts import AgentParts, Loop, Watch
+from paramedic.agent.parts import AgentParts, Loop, Watch, detector_for
 from paramedic.agent.reload import Reload
 from paramedic.agent.rpo import RpoWatch
 from paramedic.agent.snapshot import AgentSnapshot
@@ -38,7 +38,6 @@ from paramedic.checks import CheckScheduler
 from paramedic.checks.result import CheckResult
 from paramedic.clock import Clock, RealClock
 from paramedic.decisions import DecisionLog
-from paramedic.detect import Detector
 from paramedic.discover.watch import DriftWatch
 from paramedic.errors import NotBuiltYet, ParamedicError, ProviderUnavailable
 from paramedic.lock import agent_lock
@@ -158,9 +157,10 @@ class Agent:
         )
         await self.aws.start()
         for name, comp in catalog.components.items():
-            parts.watches[name] = Watch(Detector(name, comp.health), self._provider(name))
+            parts.watches[name] = Watch(detector_for(name, comp), self._provider(name))
         self._housekeeping = Housekeeping(parts, self.watching, self.paging)
         self._housekeeping.refresh_pauses()
+        self._housekeeping.resets = parts.store.circuit_resets()  # a fresh detector forgets all
         parts.scheduler = CheckScheduler(
             parts.clock,
             catalog.agent.check_concurrency,
@@ -245,7 +245,7 @@ class Agent:
         parts = self.parts
         provider = self._provider(name)
         watch = parts.watches[name] = Watch(
-            Detector(name, parts.catalog.components[name].health), provider
+            detector_for(name, parts.catalog.components[name]), provider
         )
         if provider is not None:
             parts.providers[name] = provider

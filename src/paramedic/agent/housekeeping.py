@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime
 
 from paramedic.agent.paging import Paging
 from paramedic.agent.parts import AgentParts, Loop
@@ -25,6 +26,8 @@ class Housekeeping(Loop):
         self.watching = watching
         self.paging = paging
         self._escalated_rto: set[str] = set()
+        self.resets: dict[str, datetime] = {}
+        """The circuit reset of each component the agent has carried out (from the store)."""
         self.last_tick = parts.clock.monotonic()
         """When the loop last ticked (monotonic seconds): the agent's liveness."""
 
@@ -42,6 +45,7 @@ class Housekeeping(Loop):
         self.last_tick = self.parts.clock.monotonic()
         await self.watching.flush_checks()
         self.refresh_pauses()
+        self.refresh_resets()
         await self._rto_watch()
 
     def refresh_pauses(self) -> None:
@@ -54,6 +58,30 @@ class Housekeeping(Loop):
             if watch.paused and not paused:
                 parts.say(name, "resumed", "maintenance over: recovering and paging again", at=now)
             watch.paused = paused
+
+    def refresh_resets(self) -> None:
+        """Carry out the circuit resets operators wrote to the store (``paramedic reset``)."""
+        parts = self.parts
+        for name, at in parts.store.circuit_resets().items():
+            if self.resets.get(name) == at:
+                continue
+            self.resets[name] = at
+            watch = parts.watches.get(name)
+            if watch is None:
+                continue
+            before = watch.detector.state
+            decision = watch.detector.reset_circuit(at)
+            now = parts.clock.now()
+            parts.say(name, decision.kind.value, decision.reason, at=now)
+            if decision.state != before:
+                parts.store.record_transition(
+                    name,
+                    at=now,
+                    from_state=before.value,
+                    to_state=decision.state.value,
+                    reason=decision.reason,
+                )
+                parts.spawn(parts.scheduler.check_now(name))
 
     async def _rto_watch(self) -> None:
         """Page the escalation route once for an incident open longer than its RTO."""

@@ -21,7 +21,7 @@ from paramedic.detect import Detector, HealthState
 from paramedic.graph import DependencyGraph
 
 if TYPE_CHECKING:
-    from paramedic.catalog.model import Catalog
+    from paramedic.catalog.model import Catalog, Component
     from paramedic.checks import CheckScheduler
     from paramedic.clock import Clock
     from paramedic.decisions import DecisionLog
@@ -53,6 +53,14 @@ class Watch:
     """An AWS event or a firing alert just said this component failed: the next failed check is certain."""
     claimed: tuple[str, datetime] | None = None
     """Another agent holds the claim on this component's recovery (``blocked_by``, until)."""
+
+
+def detector_for(name: str, component: Component) -> Detector:
+    """A fresh detector with the component's check and flapping limit from the catalog."""
+    flapping = component.flapping
+    return Detector(
+        name, component.health, flap_window=flapping.window, flap_limit=flapping.incidents
+    )
 
 
 def dependency_graph(catalog: Catalog) -> DependencyGraph:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from paramedic.agent.parts import AgentParts, Watch, dependency_graph
+from paramedic.agent.parts import AgentParts, Watch, dependency_graph, detector_for
 from paramedic.catalog.loader import load_catalog
-from paramedic.detect import Detector, HealthState
+from paramedic.detect import HealthState
 from paramedic.errors import ParamedicError
 from paramedic.recovery import workflow
 from paramedic.register import register_components
@@ -54,8 +54,11 @@ class Reload:
             elif old.detector.check != comp.health:
                 # a new check: a fresh detector, unless an incident is under way
                 if old.detector.state in (HealthState.healthy, HealthState.unknown):
-                    old.detector = Detector(name, comp.health)
+                    old.detector = detector_for(name, comp)
                 scheduler.set(name, comp.health)
+            detector = parts.watches[name].detector  # a changed flapping limit applies at once
+            detector.flap_window = comp.flapping.window
+            detector.flap_limit = comp.flapping.incidents
         parts.graph = dependency_graph(fresh)
         workflow.engine().catalog = fresh
         for follower in self.followers:

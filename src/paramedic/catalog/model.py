@@ -409,6 +409,22 @@ class Budget(StrictModel):
     backoff_max: Duration = timedelta(seconds=30)
 
 
+class Flapping(StrictModel):
+    """How many incidents in a window still recover; one more opens escalated, as flapping."""
+
+    incidents: int = Field(
+        3, ge=1, le=1000, description="incidents in the window that still start a recovery"
+    )
+    window: Duration = timedelta(minutes=10)
+
+    @field_validator("window")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be above 0s")
+        return value
+
+
 class Drills(StrictModel):
     """Whether and when faults may be injected on purpose."""
 
@@ -453,6 +469,7 @@ class Component(StrictModel):
     backup: Backup | None = None
     recovery: list[Strategy] = Field(default_factory=list)
     budget: Budget = Budget()
+    flapping: Flapping = Flapping()
     drills: Drills = Drills()
     aws: AwsSettings | None = Field(None, description="overrides the catalog's aws settings")
 

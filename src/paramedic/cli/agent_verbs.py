@@ -55,10 +55,12 @@ def status(
     ] = False,
 ) -> None:
     """Each component's health and open incidents, from the state store."""
+    from paramedic.recovery.circuits import circuits
     from paramedic.views.owned import owned_pids
 
     if pid and component is None:
         raise typer.BadParameter("--pid needs a COMPONENT", param_hint="--pid")
+    now = datetime.now(UTC)
     loaded = load(catalog) if catalog or not state else None
     store = open_store(catalog, state)
     try:
@@ -66,6 +68,8 @@ def status(
             store.component(component)  # NotFound names the known ones
         components = [c for c in store.components() if component in (None, c.name)]
         incidents = store.incidents(component, open_only=True)
+        budgets = None if loaded is None else {n: c.budget for n, c in loaded.components.items()}
+        circuit = circuits(store, components, budgets, now)
     finally:
         store.close()
     pids = owned_pids(loaded) if loaded is not None else {}
@@ -87,6 +91,7 @@ def status(
                         **c.to_json(),
                         "failed_checks_total": c.failures_total,
                         "pid": pids.get(c.name),
+                        "circuit": circuit[c.name].to_json(c.name),
                     }
                     for c in components
                 ],
@@ -96,7 +101,7 @@ def status(
         return
     from paramedic.views.status import render_status
 
-    render_status(components, incidents, out, now=datetime.now(UTC), pids=pids)
+    render_status(components, incidents, out, now=now, pids=pids, circuits=circuit)
 
 
 @app.command()

@@ -30,6 +30,10 @@ def recover(
     catalog: CatalogOpt = None,
     as_json: JsonOpt = False,
     target: Annotated[str | None, typer.Option(hidden=True)] = None,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="recover even when the circuit is open (audited)"),
+    ] = False,
 ) -> None:
     """A recovery asked for by hand, through the same durable workflow (exit 0 recovered, 1 not)."""
     from paramedic.manual import dry_run_plan, recover_by_hand
@@ -47,7 +51,12 @@ def recover(
                 )
         return
     incident = recover_by_hand(
-        loaded, component, strategy, progress=lambda m: err.print(m, markup=False), target=target
+        loaded,
+        component,
+        strategy,
+        progress=lambda m: err.print(m, markup=False),
+        target=target,
+        force=force,
     )
     if as_json:
         print_json(incident)
@@ -56,7 +65,9 @@ def recover(
         out.print(
             f"{incident['id']}: {component} {verdict}"
             + (f" by {incident['strategy']}" if incident.get("strategy") else "")
-            + (f" — {incident['reason']}" if incident["state"] != "recovered" else "")
+            + (f" — {incident['reason']}" if incident["state"] != "recovered" else ""),
+            markup=False,
+            soft_wrap=True,  # the reason names commands to copy: never split them
         )
     raise typer.Exit(0 if incident["state"] == "recovered" else 1)
 
@@ -146,3 +157,35 @@ def resume(
     finally:
         store.close()
     out.print(f"{component}: resumed")
+
+
+@app.command()
+def reset(
+    component: Annotated[str, typer.Argument(help="component whose circuit to close")],
+    reason: Annotated[str, typer.Option(help="why, kept in the audit log")] = "reset by hand",
+    catalog: CatalogOpt = None,
+    state: StateOpt = None,
+) -> None:
+    """Close the component's circuit: the budget window and flapping start again from now (audited)."""
+    from paramedic.lock import agent_running
+
+    store = open_store(catalog, state)
+    try:
+        store.reset_circuit(
+            component,
+            at=datetime.now(UTC),
+            reason=reason,
+            actor=os.environ.get("USER") or "operator",
+        )
+    finally:
+        store.close()
+    running = False
+    if not state:
+        loaded = load(catalog)
+        running = agent_running(loaded.resolve_path(loaded.agent.run_dir))
+    then = (
+        "the running agent watches it afresh within a second: its next failure is recovered"
+        if running
+        else "recoveries and incidents before now no longer count against it"
+    )
+    out.print(f"{component}: circuit closed ({reason}); {then}", markup=False, soft_wrap=True)

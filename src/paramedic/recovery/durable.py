@@ -129,7 +129,7 @@ class DurableClient:
         self._client.send(incident_id, {"approved": approved, "actor": actor}, APPROVAL_TOPIC)
 
     def enqueue_recovery(
-        self, incident_id: str, only: str | None, target: str | None = None
+        self, incident_id: str, only: str | None, target: str | None = None, force: bool = False
     ) -> None:
         """Ask the running agent to run the recovery workflow for an incident already in the store."""
         from dbos import EnqueueOptions
@@ -137,7 +137,7 @@ class DurableClient:
         options = EnqueueOptions(
             queue_name=QUEUE, workflow_name=WORKFLOW_NAME, workflow_id=incident_id
         )
-        self._client.enqueue(options, incident_id, only, target)
+        self._client.enqueue(options, incident_id, only, target, force)
 
     def result(self, incident_id: str) -> Any:
         """Wait for the workflow's result."""

@@ -14,7 +14,7 @@ import asyncio
 import logging
 import traceback
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -26,10 +26,10 @@ from paramedic.errors import ParamedicError
 from paramedic.notify import Notice
 from paramedic.providers.base import ActionContext, Provider
 from paramedic.recovery import actions
+from paramedic.recovery.budget import check_budget
 from paramedic.recovery.ladder import (
     KEEPS_DATA_IN_PLACE,
     backoff_before,
-    check_budget,
     measure,
     plan_ladder,
     verification_spacing,
@@ -38,8 +38,6 @@ from paramedic.redact import redact
 from paramedic.store import Store
 
 log = logging.getLogger("paramedic.recovery")
-
-COUNTS_AGAINST_BUDGET = ("recovered", "escalated", "recovering", "awaiting_approval", "open")
 
 
 class RecoveryHooks(Protocol):
@@ -76,8 +74,13 @@ class RecoveryEngine:
 
     # ------------------------------------------------------------------ steps
 
-    async def begin(self, incident_id: str, only: str | None) -> dict[str, Any]:
-        """Plan the ladder and check the budget; mark the incident recovering."""
+    async def begin(
+        self, incident_id: str, only: str | None, force: bool = False
+    ) -> dict[str, Any]:
+        """Plan the ladder and check the budget; mark the incident recovering.
+
+        ``force`` (``recover --force``) bypasses an open circuit, audited as such.
+        """
         incident = self.store.incident(incident_id)
         name = incident.component
         component = self.catalog.components[name]
@@ -87,16 +90,26 @@ class RecoveryEngine:
             ladder = plan_ladder(name, component, only)
         except ParamedicError as exc:
             return {"refused": str(exc)}
-        starts = [
-            i.detected_at
-            for i in self.store.incidents(name, limit=500)
-            if i.id != incident_id
-            and i.kind in ("failure", "manual")
-            and i.state in COUNTS_AGAINST_BUDGET
-        ]
-        verdict = check_budget(name, component.budget, starts, self.clock.now())
-        if not verdict.allowed:
+        now = self.clock.now()
+        starts = self.store.recovery_starts(
+            now - component.budget.window, component=name, exclude=incident_id
+        ).get(name, [])
+        reset_at = self.store.component(name).circuit_reset_at
+        verdict = check_budget(name, component.budget, starts, now, reset_at)
+        if not verdict.allowed and not force:
             return {"refused": verdict.reason}
+        if not verdict.allowed:
+            self.store.audit(
+                actor=self.actor,
+                action="incident.circuit_bypassed",
+                subject=incident_id,
+                detail={"component": name, "circuit": verdict.reason},
+            )
+            verdict = replace(
+                verdict,
+                reason=f"forced past an open circuit ({verdict.used} "
+                f"recoveries in {format_duration(component.budget.window)})",
+            )
         self.store.update_incident(incident_id, state="recovering")
         if self.hooks:
             self.hooks.recovery_started(name)

@@ -1,4 +1,6 @@
-"""Pure decisions of a recovery: which strategies, in which order, within which budget, and what it cost.
+"""Pure decisions of a recovery: which strategies, in which order, how long to back off, and what it cost.
+
+The budget (the circuit) is in ``budget.py``.
 
 Nothing here does I/O; the durable workflow asks these functions and carries
 their answers out.
@@ -6,11 +8,10 @@ their answers out.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from paramedic.catalog.duration import format_duration
 from paramedic.catalog.model import Budget, Component, Strategy, StrategyName
 from paramedic.errors import Refused
 
@@ -53,32 +54,6 @@ def plan_ladder(
                 f"(it has: {listed})"
             )
     return [PlannedStep(seq=n, index=i, strategy=s) for n, (i, s) in enumerate(indexed, start=1)]
-
-
-@dataclass(frozen=True)
-class BudgetVerdict:
-    """Whether one more recovery fits in the component's budget, and why."""
-
-    allowed: bool
-    used: int
-    reason: str
-
-
-def check_budget(
-    component_name: str, budget: Budget, recovery_starts: Iterable[datetime], now: datetime
-) -> BudgetVerdict:
-    """Count recoveries started in the window (this one excluded): past ``budget.recoveries`` the circuit opens."""
-    since = now - budget.window
-    used = sum(1 for started in recovery_starts if started >= since)
-    window = format_duration(budget.window)
-    if used >= budget.recoveries:
-        return BudgetVerdict(
-            False,
-            used,
-            f"circuit open: {component_name} already had {used} recoveries in the last {window} "
-            f"(budget {budget.recoveries}); escalating instead of looping",
-        )
-    return BudgetVerdict(True, used, f"{used + 1} of {budget.recoveries} recoveries in {window}")
 
 
 def backoff_before(attempt: int, budget: Budget) -> timedelta:

@@ -31,8 +31,8 @@ def engine() -> RecoveryEngine:
 
 
 @DBOS.step(name="begin")
-async def _begin(incident_id: str, only: str | None) -> dict[str, Any]:
-    return await engine().begin(incident_id, only)
+async def _begin(incident_id: str, only: str | None, force: bool) -> dict[str, Any]:
+    return await engine().begin(incident_id, only, force)
 
 
 @DBOS.step(name="ask_approval")
@@ -62,22 +62,25 @@ async def _escalate(incident_id: str, reason: str) -> dict[str, Any]:
 
 @DBOS.workflow(name=WORKFLOW_NAME)
 async def recovery_workflow(
-    incident_id: str, only: str | None = None, target: str | None = None
+    incident_id: str, only: str | None = None, target: str | None = None, force: bool = False
 ) -> dict[str, Any]:
     """Run the incident's strategies in order until one is verified; else escalate.
 
-    A bug in a step must not leave the incident recovering forever: it is escalated.
+    ``force`` (``recover --force``) bypasses an open circuit. A bug in a step must not
+    leave the incident recovering forever: it is escalated.
     """
     try:
-        return await _ladder(incident_id, only, target)
+        return await _ladder(incident_id, only, target, force)
     except Exception as exc:
         return await _escalate(
             incident_id, f"the recovery itself failed ({type(exc).__name__}: {exc})"
         )
 
 
-async def _ladder(incident_id: str, only: str | None, target: str | None) -> dict[str, Any]:
-    plan = await _begin(incident_id, only)
+async def _ladder(
+    incident_id: str, only: str | None, target: str | None, force: bool
+) -> dict[str, Any]:
+    plan = await _begin(incident_id, only, force)
     if "done" in plan:
         return {"incident": incident_id, "state": plan["done"]}
     if "refused" in plan:

@@ -123,6 +123,8 @@ class ComponentRow(_Row):
     paused_until: datetime | None
     pause_reason: str | None
     paused_by: str | None
+    circuit_reset_at: datetime | None
+    """When an operator last closed the circuit (``paramedic reset``); None: never."""
 
     def is_paused(self, now: datetime) -> bool:
         """True when paused with no end, or with an end still after ``now``."""

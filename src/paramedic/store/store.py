@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError
 
 from paramedic.clock import Clock, RealClock
 from paramedic.errors import StoreError
+from paramedic.store.circuit import CircuitRecords
 from paramedic.store.components import ComponentRecords
 from paramedic.store.connect import HINT, WRITE, make_engine, parse_target, reason
 from paramedic.store.evidence import EvidenceRecords
@@ -19,7 +20,7 @@ from paramedic.store.incidents import IncidentRecords
 from paramedic.store.migrate import upgrade
 
 
-class Store(ComponentRecords, IncidentRecords, EvidenceRecords):
+class Store(ComponentRecords, IncidentRecords, EvidenceRecords, CircuitRecords):
     """Components, incidents and their steps, approvals, recovery points, drills,
     notifications and the hash-chained audit log."""
 

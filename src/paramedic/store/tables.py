@@ -65,6 +65,9 @@ components = Table(
     Column("paused_until", UTCDateTime, nullable=True),
     Column("pause_reason", Text, nullable=True),
     Column("paused_by", String(NAME), nullable=True),
+    # When an operator last closed the circuit (`paramedic reset`): recoveries and flapping
+    # before it no longer count. Migration 0002_circuit_reset.
+    Column("circuit_reset_at", UTCDateTime, nullable=True),
 )
 
 transitions = Table(

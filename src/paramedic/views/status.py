@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from paramedic.catalog.duration import format_duration
+from paramedic.recovery.budget import Circuit, CircuitState
 from paramedic.store import ComponentRow, IncidentRow
 
 STATE_STYLE = {
@@ -33,8 +34,10 @@ def render_status(
     *,
     now: datetime,
     pids: Mapping[str, int | None] | None = None,
+    circuits: Mapping[str, Circuit] | None = None,
 ) -> None:
-    """Print the components' health (with the pid of each owned process) and the open incidents."""
+    """Print the components' health (with the pid of each owned process), their open circuits
+    and the way out, and the open incidents."""
     if not components:
         console.print(
             "no component has been seen yet: start the agent with `paramedic run CATALOG`"
@@ -55,6 +58,9 @@ def render_status(
                 else " until resumed"
             )
             note = f"paused{until}: {row.pause_reason or ''}".strip()
+        circuit = (circuits or {}).get(row.name)
+        if circuit is not None and circuit.state is not CircuitState.closed:
+            note = circuit.reason
         style = STATE_STYLE.get(row.state, "")
         table.add_row(
             row.name,
@@ -66,6 +72,15 @@ def render_status(
             note,
         )
     console.print(table)
+    for row in components:
+        circuit = (circuits or {}).get(row.name)
+        if circuit is not None and circuit.state is not CircuitState.closed:
+            console.print(
+                f"{row.name}: {circuit.reason}; its next failure is escalated, not recovered."
+                f" Get it out with `{circuit.escape(row.name)}`",
+                markup=False,
+                soft_wrap=True,  # a command split over two lines cannot be copied
+            )
     if not incidents:
         console.print("no open incident")
         return
