@@ -260,11 +260,8 @@ class ProcessProvider:
         """restart_service and replace_instance of an owned process: stop it, start a new one."""
         reason = f"{step.strategy} for incident {ctx.incident_id}"
         current = self._primary if self._primary is not None and self._primary.alive else None
-        before = marker.data.get("before")
-        started_before = current is not None and not (
-            isinstance(before, dict)
-            and (before.get("pid"), before.get("start_time"))
-            == (current.pid, current.record.start_time)
+        started_before = current is not None and not same_process(
+            marker.data.get("before"), current
         )
         if marker.phase == "spawning" and current is not None and started_before:
             # The agent stopped after starting it: that start finishes this step.

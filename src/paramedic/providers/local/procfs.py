@@ -96,6 +96,16 @@ def stopped_in_group(pgid: int) -> list[int]:
     return sorted(stopped)
 
 
+def stopped_family(pid: int) -> list[int]:
+    """``pid`` and its direct children that are in state T (a postmaster and its backends)."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        children = []
+    family = [pid, *(int(child) for child in children)]
+    return [p for p in family if (stat := proc_stat(p)) is not None and stat.stopped]
+
+
 def find_by_environ(token: str) -> int | None:
     """Pid of the session leader whose environment holds ``token`` (``NAME=value``); else None.
 
@@ -126,5 +136,6 @@ __all__ = [
     "proc_start_time",
     "proc_stat",
     "seconds_since_start",
+    "stopped_family",
     "stopped_in_group",
 ]

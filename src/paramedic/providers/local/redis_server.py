@@ -40,6 +40,7 @@ from paramedic.providers.local.data_specs import RedisSpec
 from paramedic.providers.local.datafiles import exists, free_name, give_to_owner_of
 from paramedic.providers.local.redis_rescue import rescue_rdb
 from paramedic.providers.local.supervise import (
+    STARTING_NOTE,
     OwnedProcess,
     ProcessRecord,
     exit_text,
@@ -183,9 +184,15 @@ def log_tail(path: Path, lines: int = 2) -> str:
     except OSError:
         return "no log"
     segment = text.splitlines()
-    for index in range(len(segment) - 1, -1, -1):
-        if segment[index].startswith("--- paramedic") and ": started pid " in segment[index]:
-            segment = segment[index + 1 :]
+    # Its output may precede the "started pid" note: the note written before the fork leads.
+    for marker in (STARTING_NOTE, ": started pid "):
+        found = [
+            i
+            for i, line in enumerate(segment)
+            if line.startswith("--- paramedic") and marker in line
+        ]
+        if found:
+            segment = segment[found[-1] + 1 :]
             break
     own = [_level_and_text(line) for line in segment if line.strip()]
     own = [(level, line) for level, line in own if not line.startswith("--- paramedic")]
@@ -385,10 +392,15 @@ class RedisServer:
 
     async def stop(self, reason: str) -> str:
         """Stop the server keeping its data (see the module's docstring); what was done."""
-        grace = self.spec.stop_grace.total_seconds()
         proc = self.running
-        if proc is not None and not await self.answers() and _resume_if_stopped(proc):
+        hung = proc is not None and not await self.answers() and _resume_if_stopped(proc)
+        if hung:
             await asyncio.sleep(POLL_S)  # a SIGSTOPped server, continued, may save properly now
+        done = await self._stop(proc, reason)
+        return f"was stopped (state T); sent SIGCONT before SHUTDOWN SAVE; {done}" if hung else done
+
+    async def _stop(self, proc: OwnedProcess | None, reason: str) -> str:
+        grace = self.spec.stop_grace.total_seconds()
         if not await self.answers():
             if proc is None:
                 return "was not running"

@@ -248,6 +248,8 @@ class OwnedProcess:
             token=secrets.token_hex(8),
         )
         record.save(record_path)
+        # Before the fork, so whatever the process prints comes after it in the log.
+        write_note(log_path, clock, label, f"starting ({reason})")
         with log_path.open("ab") as log:
             popen = _Child(
                 argv,
@@ -443,17 +445,27 @@ class OwnedProcess:
 
     def note(self, line: str) -> None:
         """Append a paramedic line (time, what happened) to the process's log file."""
-        stamp = self._clock.now().isoformat(timespec="milliseconds")
-        try:
-            with self.log_path.open("a") as log:
-                log.write(f"--- paramedic {stamp} {self.label}: {line}\n")
-        except OSError as exc:
-            _log.warning("cannot write to %s: %s", self.log_path, exc)
+        write_note(self.log_path, self._clock, self.label, line)
+
+
+STARTING_NOTE = ": starting ("
+"""In the note written just before a process is forked: its own output follows it."""
+
+
+def write_note(log_path: Path, clock: Clock, label: str, line: str) -> None:
+    """Append ``--- paramedic TIME LABEL: LINE`` to a process's log file."""
+    stamp = clock.now().isoformat(timespec="milliseconds")
+    try:
+        with log_path.open("a") as log:
+            log.write(f"--- paramedic {stamp} {label}: {line}\n")
+    except OSError as exc:
+        _log.warning("cannot write to %s: %s", log_path, exc)
 
 
 __all__ = [
     "INSTANCE_ENV",
     "KILL_WAIT_S",
+    "STARTING_NOTE",
     "OwnedProcess",
     "ProcessRecord",
     "exit_text",
