@@ -260,6 +260,15 @@ class Agent:
             self.decisions.line(
                 self.clock.now(), name, "start_failed", f"{exc}; its checks will decide"
             )
+            return
+        # An owned process just started (or adopted while still starting): its start period.
+        started = getattr(provider, "started_at", None)
+        watch = self.watches.get(name)
+        if isinstance(started, datetime) and watch is not None:
+            decision = watch.detector.started(started)
+            until = started + watch.detector.check.start_period
+            if until > self.clock.now():
+                self.decisions.line(self.clock.now(), name, "start_period", decision.reason)
 
     def _provider(self, name: str) -> Provider | None:
         try:

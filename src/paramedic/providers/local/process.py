@@ -109,6 +109,16 @@ class ProcessProvider:
         return self._primary.pid if self._primary is not None and self._primary.alive else None
 
     @property
+    def started_at(self) -> datetime | None:
+        """When the running primary process was started (by this agent run or an earlier one)."""
+        if self._primary is None or not self._primary.alive:
+            return None
+        try:
+            return datetime.fromisoformat(self._primary.record.started_at)
+        except ValueError:
+            return None
+
+    @property
     def instance_ports(self) -> list[int]:
         """Ports of the running scale-out instances."""
         return sorted(port for port, proc in self._extras.items() if proc.alive)
