@@ -42,10 +42,7 @@ from paramedic.providers.local.redis_rescue import rescue_rdb
 from paramedic.providers.local.supervise import (
     STARTING_NOTE,
     OwnedProcess,
-    ProcessRecord,
     exit_text,
-    is_same_process,
-    proc_cmdline,
 )
 
 POLL_S = 0.05
@@ -314,28 +311,19 @@ class RedisServer:
     # ------------------------------------------------------------ start
 
     async def adopt(self) -> OwnedProcess | None:
-        """Take charge of the server a previous agent run started, if it still runs."""
-        for _attempt in range(5):
-            record = ProcessRecord.load(self.record_path)
-            if record is None or not is_same_process(record.pid, record.start_time):
-                return None
-            # redis-server rewrites its process title once started; pid and start time are an
-            # identity on their own, so the pid file learns the title before the adoption.
-            cmdline = proc_cmdline(record.pid)
-            if cmdline and cmdline not in (record.cmdline, record.argv):
-                record.cmdline = cmdline
-                record.save(self.record_path)
-            self.proc = OwnedProcess.adopt(
-                label=self.name,
-                record_path=self.record_path,
-                log_path=self.log_path,
-                clock=self._clock,
-                on_exit=self._on_exit,
-            )
-            if self.proc is not None:
-                return self.proc
-            await asyncio.sleep(POLL_S)  # its title changed between our look and the adoption
-        return None
+        """Take charge of the server a previous agent run started, if it still runs.
+
+        redis-server rewrites its process title once started; the identity (pid, start time,
+        session) does not change with it, so no retry is needed for the title.
+        """
+        self.proc = OwnedProcess.adopt(
+            label=self.name,
+            record_path=self.record_path,
+            log_path=self.log_path,
+            clock=self._clock,
+            on_exit=self._on_exit,
+        )
+        return self.proc
 
     def prepare_folder(self) -> None:
         """Create ``spec.dir`` when it is missing, owned by ``spec.user``."""
