@@ -29,12 +29,14 @@ class Peer:
     kind: str  # paramedic | supervisord | monit
     interval: str = "1s"
     batch: int = 1000
+    stop_grace: str | None = "1s"
+    """paramedic's ``spec.stop_grace``; None leaves the default (10s), as a user would."""
 
     def write_config(self, work: Path, port: int) -> list[str]:
         """Write the tool's configuration under ``work``; return the argv that runs it."""
         (work / "svc").mkdir(parents=True, exist_ok=True)
         if self.kind == "paramedic":
-            return _paramedic(work, port, self.interval)
+            return _paramedic(work, port, self.interval, self.stop_grace)
         if self.kind == "supervisord":
             return _supervisord(work, port)
         if self.kind == "monit":
@@ -54,13 +56,15 @@ class Peer:
 PEERS = [
     Peer("paramedic 1s", "paramedic", "1s", batch=3),
     Peer("paramedic 250ms", "paramedic", "250ms", batch=3),
+    Peer("paramedic-defaults", "paramedic", "1s", batch=3, stop_grace=None),
     Peer("supervisord", "supervisord"),
     Peer("monit", "monit"),
 ]
 """paramedic's flapping guard escalates a 4th incident in 10 minutes, so it restarts every 3."""
 
 
-def _paramedic(work: Path, port: int, interval: str) -> list[str]:
+def _paramedic(work: Path, port: int, interval: str, stop_grace: str | None) -> list[str]:
+    grace = f"\n      stop_grace: {stop_grace}" if stop_grace else ""
     catalog = f"""version: 1
 location: bench
 state: sqlite:///paramedic.db
@@ -74,8 +78,7 @@ components:
     spec:
       command: ["{PYTHON}", "{SVC}"]
       port: {port}
-      env: {{STATE_DIR: "{work / "svc"}"}}
-      stop_grace: 1s
+      env: {{STATE_DIR: "{work / "svc"}"}}{grace}
     health: {{check: http, url: "http://127.0.0.1:{port}/", interval: {interval}, timeout: 500ms, failures: 2}}
     recovery: [{{strategy: restart_service, timeout: 10s}}]
     budget: {{recoveries: 1000, window: 10m}}

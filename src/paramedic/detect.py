@@ -24,6 +24,12 @@ an opening would make more than ``flap_limit`` openings within ``flap_window``
 limit and window come from the catalog (``flapping.incidents``/``window``).
 An operator's ``paramedic reset`` (``reset_circuit``) forgets the openings
 before it and watches an escalated component afresh.
+
+Start period (``health.start_period``): after ``started(at)`` (paramedic
+started the component's process at ``at``), a failed check that began before
+``at + start_period`` is not counted while no incident is open; the first
+passed check ends the period early. A certain failure (the process exited)
+counts all the same: a process that died is not starting.
 """
 
 from __future__ import annotations
@@ -130,6 +136,7 @@ class Detector:
         self._incident_open = False
         self._recheck = False
         self._openings: list[datetime] = []
+        self._starting_until: datetime | None = None
 
     # ------------------------------------------------------------ read-only view
 
@@ -188,6 +195,17 @@ class Detector:
         ``certain`` says why a failure needs no second opinion (the process paramedic
         owns has exited, seen by awaiting it): the streak reaches ``failures`` at once.
         """
+        if result.ok:
+            self._starting_until = None  # a pass ends the start period early
+        elif certain is None and self._starting(result.at):
+            assert self._starting_until is not None
+            left = format_duration(self._starting_until - result.at)
+            what = f"{result.failure} ({result.detail})" if result.detail else str(result.failure)
+            reason = (
+                f"{self.name} failed a check during its start period ({left} left): {what}; "
+                "not counted"
+            )
+            return self._decide(DecisionKind.nothing, reason)
         prior = self._failures
         self._certain = None if result.ok else certain
         if result.ok:
@@ -224,6 +242,25 @@ class Detector:
             return self._decide(DecisionKind.nothing, reason)
         reason = f"{name} is recovering; the recovery verifies it with its own checks"
         return self._decide(DecisionKind.nothing, reason)
+
+    def started(self, at: datetime) -> Decision:
+        """Paramedic started the component's process at ``at``: its start period begins."""
+        period = self.check.start_period
+        if period <= timedelta(0):
+            return self._decide(DecisionKind.nothing, f"{self.name} has no start period")
+        self._starting_until = at + period
+        reason = (
+            f"{self.name} started; failed checks until {self._starting_until.isoformat()} "
+            f"do not count (start_period {format_duration(period)}), a passed check ends it"
+        )
+        return self._decide(DecisionKind.nothing, reason)
+
+    def _starting(self, at: datetime) -> bool:
+        """True while a check begun at ``at`` falls in the start period, before any incident."""
+        until = self._starting_until
+        if until is None or at >= until:
+            return False
+        return self._state in (HealthState.unknown, HealthState.healthy, HealthState.suspect)
 
     def recovery_started(self) -> Decision:
         """The recovery workflow has started (automatically or by hand)."""

@@ -21,7 +21,10 @@ Gap kinds (``Gap.kind``, stable identifiers):
     kind: whenever detection plus the first timeout exceeds the RTO, the sum
     does too, so a second gap would repeat the first. The reason then adds
     "even detection + the first strategy ... exceeds it" and the figures carry
-    ``first_strategy_s``. Verification is counted inside each step's timeout.
+    ``first_strategy_s``. Verification is counted inside each step's timeout,
+    except that after a restart or replacement it waits out ``health.start_period``
+    (plus ``successes`` spaced checks) even past it: those waits are added
+    (``start_periods_s``).
 ``rpo_no_backup`` (high)
     An RPO above zero and no backup (not for a provider whose service keeps
     recovery points by itself, such as RDS automated backups:
@@ -81,7 +84,7 @@ from paramedic.graph import DependencyGraph
 from paramedic.providers.base import ProviderInfo
 from paramedic.providers.registry import provider_info
 from paramedic.recovery import actions
-from paramedic.recovery.ladder import verification_spacing
+from paramedic.recovery.ladder import start_wait, verification_spacing
 
 APPROVAL_RTO_LIMIT = timedelta(minutes=15)
 """Below this RTO, a strategy that waits for an operator's approval is a gap."""
@@ -169,6 +172,9 @@ class ComponentPlan:
     """Every component that depends on this one, directly or not (its blast radius)."""
     strategies: list[StrategyPlan]
     backup: BackupPlan | None
+    start_waits: timedelta = timedelta(0)
+    """What verification may wait past the steps' timeouts for the component to finish
+    starting (``health.start_period`` after each restart or replacement)."""
 
     def to_json(self) -> dict[str, Any]:
         """Stable JSON shape of this row."""
@@ -287,6 +293,10 @@ def _row(
         dependents=graph.dependents(name),
         strategies=[_strategy(step) for step in component.recovery],
         backup=_backup(component.backup),
+        start_waits=sum(
+            (start_wait(component.health, step.strategy) for step in component.recovery),
+            timedelta(0),
+        ),
     )
 
 
@@ -331,7 +341,7 @@ def _rto_gaps(row: ComponentPlan) -> list[Gap]:
             )
         )
     ladder = sum((s.timeout for s in row.strategies), timedelta(0))
-    total = row.detect + ladder
+    total = row.detect + ladder + row.start_waits
     if total <= row.rto:
         return gaps
     figures = {
@@ -340,9 +350,13 @@ def _rto_gaps(row: ComponentPlan) -> list[Gap]:
         "total_s": _seconds(total),
         "rto_s": _seconds(row.rto),
     }
+    starting = ""
+    if row.start_waits:
+        figures["start_periods_s"] = _seconds(row.start_waits)
+        starting = f" + {_fmt(row.start_waits)} waiting out start periods"
     reason = (
         f"worst case {_fmt(row.detect)} to detect + {_fmt(ladder)} of strategy timeouts"
-        f" = {_fmt(total)} exceeds the RTO of {_fmt(row.rto)}"
+        f"{starting} = {_fmt(total)} exceeds the RTO of {_fmt(row.rto)}"
     )
     if row.strategies:
         first = row.strategies[0]
@@ -379,12 +393,8 @@ def stop_grace(component: Component) -> timedelta | None:
 
 
 def start_period(component: Component) -> timedelta:
-    """The check's start period, when the catalog has one: checks fail freely that long after a start.
-
-    Extension point: ``health.start_period`` is read when the catalog model has it.
-    """
-    value = getattr(component.health, "start_period", None)
-    return value if isinstance(value, timedelta) else timedelta(0)
+    """The check's start period: checks fail freely that long after a start."""
+    return component.health.start_period
 
 
 def _step_timeout_gaps(row: ComponentPlan, component: Component) -> list[Gap]:

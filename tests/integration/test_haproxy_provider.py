@@ -28,7 +28,7 @@ from paramedic.checks.haproxy import info_fields, runtime_api
 from paramedic.clock import RealClock
 from paramedic.errors import ProviderError
 from paramedic.providers.base import ActionContext, Provider
-from paramedic.providers.local.haproxy import HaproxyProvider
+from paramedic.providers.local.haproxy import STOP_GRACE_S, HaproxyProvider
 from paramedic.providers.local.haproxy_repoint import repoint_backend
 from paramedic.providers.registry import build_provider
 from tests.servers import free_port, need_binary
@@ -323,6 +323,27 @@ async def test_restart_after_kill_9_then_adopted_by_a_new_provider(site: Site) -
     assert successor.pid == second
     log = (site.base / "var" / "log" / "lb.log").read_text()
     assert f"adopted pid {second}, left running by a previous agent run" in log
+    assert await site.get() == "A"
+
+
+async def test_restart_of_a_sigstopped_haproxy_is_quick_and_says_it_was_stopped(
+    site: Site,
+) -> None:
+    provider = await site.started()
+    first = site.track(provider)
+    os.killpg(first, signal.SIGSTOP)  # master and worker hung
+
+    began = time.monotonic()
+    done = await provider.carry_out(step(strategy="restart_service"), ctx(site))
+    took = time.monotonic() - began
+
+    second = site.track(provider)
+    assert second != first
+    assert took < STOP_GRACE_S / 2, f"restart took {took:.1f}s: SIGTERM waited for a stopped master"
+    assert done.output.startswith(
+        f"restart_service of lb: pid {first} was stopped (state T); sent SIGCONT after SIGTERM; "
+        f"pid {first} stopped ("
+    )
     assert await site.get() == "A"
 
 

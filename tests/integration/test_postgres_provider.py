@@ -5,8 +5,10 @@ restart_service, idempotency, verification in a scratch cluster, pruning, and pg
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -23,6 +25,7 @@ from paramedic.catalog.model import Catalog, Strategy
 from paramedic.errors import ProviderError
 from paramedic.providers.base import ActionContext, BackupCapable, BackupContext, Provider
 from paramedic.providers.local.postgres import PostgresProvider
+from paramedic.providers.local.postgres_cluster import STOP_WAIT_S
 from paramedic.providers.registry import build_provider
 from tests.servers import (
     PostgresServer,
@@ -346,6 +349,30 @@ async def test_restart_service_restarts_a_running_cluster_and_starts_a_stopped_o
     assert provider.describe(restart).startswith(
         f"restart PostgreSQL db ({site.server.data_dir}, port {site.server.port}): pg_ctl stop"
     )
+
+
+async def test_restart_of_a_sigstopped_postmaster_is_quick_and_says_it_was_stopped(
+    site: Site,
+) -> None:
+    catalog = site.catalog()
+    provider = PostgresProvider(catalog=catalog, name="db")
+    restart = STEP.validate_python({"strategy": "restart_service"})
+    first_pid = provider.postmaster_pid()
+    assert first_pid is not None
+    os.kill(first_pid, signal.SIGSTOP)  # hung: pg_ctl's SIGINT alone would wait STOP_WAIT_S
+
+    began = time.monotonic()
+    result = await provider.carry_out(restart, action(catalog, "inc-1", 0))
+    took = time.monotonic() - began
+
+    second_pid = provider.postmaster_pid()
+    assert second_pid is not None and second_pid != first_pid
+    assert took < STOP_WAIT_S / 4, f"restart took {took:.1f}s"
+    assert result.output == (
+        "restart_service of db: postmaster was stopped (state T); sent SIGCONT after SIGINT; "
+        f"stopped (fast) and started; postmaster pid {second_pid}"
+    )
+    assert site.sql("SELECT 1") == [(1,)]
 
 
 # ---------------------------------------------------------------- verification and pruning

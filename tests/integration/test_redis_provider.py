@@ -445,7 +445,8 @@ async def test_restart_of_a_hung_server(site: Site, provider: RedisProvider) -> 
     assert provider.pid != proc.pid
     assert len(await keys(site)) == 30
     assert result.output.startswith(
-        "restart_service of cache: stopped with SHUTDOWN SAVE (its data saved first)"
+        "restart_service of cache: was stopped (state T); sent SIGCONT before SHUTDOWN SAVE; "
+        "stopped with SHUTDOWN SAVE (its data saved first)"
     )
 
 
@@ -648,3 +649,15 @@ def test_the_log_tail_quotes_the_last_start_only(tmp_path: Path) -> None:
         "--- paramedic 2026-11-25T14:01:01.000+00:00 cache: pid 11 exited with code 1\n"
     )
     assert log_tail(log) == "Short read or OOM loading DB."
+
+
+def test_the_log_tail_keeps_output_printed_before_the_started_note(tmp_path: Path) -> None:
+    log = tmp_path / "cache.log"
+    log.write_text(
+        "--- paramedic 2026-11-25T14:00:00.000+00:00 cache: started pid 10 (agent start): x\n"
+        "10:M 25 Nov 2026 14:00:00.100 # Old trouble.\n"
+        "--- paramedic 2026-11-25T14:01:00.000+00:00 cache: starting (restart)\n"
+        "11:M 25 Nov 2026 14:01:00.001 # Bad directive or wrong number of arguments\n"
+        "--- paramedic 2026-11-25T14:01:00.002+00:00 cache: started pid 11 (restart): x\n"
+    )
+    assert log_tail(log) == "Bad directive or wrong number of arguments"

@@ -262,7 +262,8 @@ def test_unknown_key_lists_the_expected_keys_and_suggests_the_close_one() -> Non
     text = catalog(WEB.replace("port: 8080}", "port: 8080, intervall: 2s}"))
     assert problems(text) == [
         "c.yaml:9: components.web.health.intervall: unknown key; expected one of: check, "
-        "failures, host, interval, port, successes, timeout; did you mean 'interval'?"
+        "failures, host, interval, port, start_period, successes, timeout; "
+        "did you mean 'interval'?"
     ]
 
 

@@ -654,3 +654,77 @@ def test_certain_is_ignored_for_a_passing_check_and_does_not_stick(probe: Probe)
     d.observe(probe.ok(), certain="its process exited")
     assert d.state is S.healthy
     assert d.observe(probe.fail()).kind is K.suspect  # the next uncertain failure counts as one
+
+
+# ---------------------------------------------------------------- start period
+
+
+def starting(start_period: float, failures: int = 2) -> Detector:
+    """A detector whose check has ``start_period`` seconds of grace after a start."""
+    check = HttpCheck(
+        check="http",
+        url="http://127.0.0.1:8080/",
+        failures=failures,
+        start_period=seconds(start_period),
+    )
+    return Detector("web", check)
+
+
+def test_failures_in_the_start_period_do_not_count_then_counting_resumes(probe: Probe) -> None:
+    d = starting(3.5)
+    began = d.started(probe.clock.now())
+    assert began.reason == (
+        "web started; failed checks until 2026-01-01T00:00:03.500000+00:00 do not count "
+        "(start_period 3.5s), a passed check ends it"
+    )
+    kinds = [d.observe(probe.fail()) for _ in range(4)]  # at 0s, 1s, 2s, 3s: all in the period
+    assert [k.kind for k in kinds] == [K.nothing] * 4
+    assert (
+        kinds[0].reason
+        == f"web failed a check during its start period (3.5s left): {REFUSED}; not counted"
+    )
+    assert d.state is S.unknown and d.consecutive_failures == 0
+    first = probe.fail()  # at 4s: past the period, a streak begins
+    assert d.observe(first).kind is K.suspect
+    opened = d.observe(probe.fail())
+    assert opened.kind is K.open_incident and opened.failed_at == first.at
+
+
+def test_a_pass_ends_the_start_period_early(probe: Probe) -> None:
+    d = starting(60)
+    d.started(probe.clock.now())
+    assert d.observe(probe.fail()).kind is K.nothing
+    assert d.observe(probe.ok()).kind is K.became_healthy
+    assert d.observe(probe.fail()).kind is K.suspect  # counted: the period is over
+    assert d.observe(probe.fail()).kind is K.open_incident
+
+
+def test_a_certain_failure_counts_during_the_start_period(probe: Probe) -> None:
+    d = starting(60)
+    d.started(probe.clock.now())
+    decision = d.observe(probe.fail(), certain="its process pid 42 exited with code 1")
+    assert decision.kind is K.open_incident
+
+
+def test_a_start_period_of_zero_changes_nothing(probe: Probe) -> None:
+    d = starting(0)
+    assert d.started(probe.clock.now()).reason == "web has no start period"
+    assert d.observe(probe.fail()).kind is K.suspect
+
+
+def test_a_start_long_ago_has_no_period_left(probe: Probe) -> None:
+    d = starting(5)
+    d.started(probe.clock.now() - seconds(10))  # an adopted process that started long ago
+    assert d.observe(probe.fail()).kind is K.suspect
+
+
+def test_the_start_period_does_not_hide_failures_once_an_incident_is_open(probe: Probe) -> None:
+    d = starting(2)
+    d.observe(probe.ok())
+    d.observe(probe.fail())
+    d.observe(probe.fail())
+    assert d.state is S.failed
+    d.started(probe.clock.now())
+    assert d.observe(probe.fail()).reason == (
+        f"web failed again: {REFUSED}; its incident is already open"
+    )

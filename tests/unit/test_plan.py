@@ -220,6 +220,23 @@ def test_the_start_period_is_added_when_the_catalog_has_one(
     assert gap.figures["start_period_s"] == 5.0
 
 
+def starting_check(rto: str) -> dict[str, Any]:
+    """``slow_check`` whose service needs 5s to start: each restart may add 5s + 1 check (1s)."""
+    comp = slow_check(rto=rto)
+    comp["health"] = {**comp["health"], "start_period": "5s"}
+    return comp
+
+
+def test_rto_unreachable_counts_the_start_period_after_each_restart() -> None:
+    gap = only(analyze(catalog(web=starting_check("60s"))), "rto_unreachable")
+    assert gap.reason == (
+        "worst case 12s to detect + 40s of strategy timeouts + 12s waiting out start periods"
+        " = 1m4s exceeds the RTO of 1m"
+    )
+    assert gap.figures["start_periods_s"] == 12.0 and gap.figures["total_s"] == 64.0
+    assert gaps(analyze(catalog(web=starting_check("64s"))), "rto_unreachable") == []
+
+
 # ---------------------------------------------------------------- rpo
 
 

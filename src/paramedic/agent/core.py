@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from datetime import datetime
 from typing import Any, TextIO
 
 from paramedic.agent.aws import AwsSide
@@ -259,6 +260,15 @@ class Agent:
             await provider.start()
         except ParamedicError as exc:
             self.parts.say(name, "start_failed", f"{exc}; its checks will decide")
+            return
+        # An owned process just started (or adopted while still starting): its start period.
+        started = getattr(provider, "started_at", None)
+        watch = self.parts.watches.get(name)
+        if isinstance(started, datetime) and watch is not None:
+            decision = watch.detector.started(started)
+            until = started + watch.detector.check.start_period
+            if until > self.parts.clock.now():
+                self.parts.say(name, "start_period", decision.reason)
 
     def _provider(self, name: str) -> Provider | None:
         try:

@@ -26,6 +26,11 @@ class CheckBase(StrictModel):
     successes: int = Field(
         1, ge=1, le=100, description="consecutive passed checks that prove recovery"
     )
+    start_period: Duration = Field(
+        timedelta(0),
+        description="after paramedic starts the component's process, failed checks do not "
+        "count for this long; a passed check ends it early (Docker's start_period)",
+    )
 
     @model_validator(mode="after")
     def _positive(self) -> CheckBase:
@@ -33,6 +38,8 @@ class CheckBase(StrictModel):
             raise ValueError("interval must be above 0s")
         if self.timeout <= timedelta(0):
             raise ValueError("timeout must be above 0s")
+        if self.start_period < timedelta(0):
+            raise ValueError("start_period must be 0s or more")
         return self
 
     @property

@@ -32,6 +32,7 @@ from paramedic.recovery.ladder import (
     backoff_before,
     measure,
     plan_ladder,
+    start_wait,
     verification_spacing,
 )
 from paramedic.redact import redact
@@ -248,6 +249,9 @@ class RecoveryEngine:
             return self._finish(
                 incident_id, seq, "failed", lines, output, f"internal error: {exc}\n{detail}"
             )
+        # A component started again may fail its checks for its start period: wait it out.
+        waits = start_wait(component.health, strategy.strategy).total_seconds()
+        deadline = max(deadline, self.clock.monotonic() + waits) if waits else deadline
         verified, checks, last = await self._verify(name, deadline)
         lines.append(checks)
         if not verified:

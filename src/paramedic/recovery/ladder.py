@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from paramedic.catalog.base import CheckBase
 from paramedic.catalog.model import Budget, Component, Strategy, StrategyName
 from paramedic.errors import Refused
 
@@ -105,6 +106,23 @@ KEEPS_DATA_IN_PLACE = frozenset(
 def verification_spacing(interval: timedelta) -> float:
     """Seconds between verification checks: a quarter of the interval, within [0.1 s, 1 s]."""
     return min(1.0, max(0.1, interval.total_seconds() / 4))
+
+
+STARTS_PROCESS = ("restart_service", "replace_instance")
+"""Strategies after which the component is starting again (its ``health.start_period``)."""
+
+
+def start_wait(health: CheckBase, strategy: str) -> timedelta:
+    """How long verification may wait after ``strategy``'s action, past its step's timeout.
+
+    A component that has just been started may fail its checks for ``start_period``: the
+    verification does not give up before that period and ``successes`` spaced checks have
+    passed, whatever the step's timeout. Zero for other strategies or without a start period.
+    """
+    if strategy not in STARTS_PROCESS or health.start_period <= timedelta(0):
+        return timedelta(0)
+    spacing = timedelta(seconds=verification_spacing(health.interval))
+    return health.start_period + spacing * health.successes
 
 
 def strategy_names(steps: Sequence[PlannedStep]) -> list[str]:

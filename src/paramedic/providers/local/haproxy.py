@@ -46,8 +46,8 @@ from paramedic.providers.base import (
 from paramedic.providers.local import haproxy_faults
 from paramedic.providers.local.commands import ComponentCommand, last_lines, run_command, shown
 from paramedic.providers.local.data_specs import HAPROXY, HaproxySpec
-from paramedic.providers.local.step_marker import StepMarker, identity
-from paramedic.providers.local.supervise import OwnedProcess, exit_text
+from paramedic.providers.local.step_marker import StepMarker, identity, same_process
+from paramedic.providers.local.supervise import STARTING_NOTE, OwnedProcess, exit_text
 from paramedic.redact import redact
 
 if TYPE_CHECKING:
@@ -254,7 +254,7 @@ class HaproxyProvider:
         if (
             marker.phase == "spawning"
             and current is not None
-            and identity(current) != marker.data.get("before")
+            and not same_process(marker.data.get("before"), current)
         ):  # the agent stopped after starting it: that start finishes this step
             await self._until_ready(current)
             return self._done(marker, f"restart_service of {self.name}: pid {current.pid} started")
@@ -263,7 +263,9 @@ class HaproxyProvider:
             marker.advance("begun", before=identity(current))
         parts = [f"restart_service of {self.name}:"]
         if current is not None:
-            await current.stop(signal.SIGTERM, STOP_GRACE_S, reason)
+            said = await current.stop(signal.SIGTERM, STOP_GRACE_S, reason)
+            if said is not None:  # hung by SIGSTOP: SIGCONT let it act on SIGTERM at once
+                parts.append(f"pid {current.pid} {said};")
             parts.append(f"pid {current.pid} stopped ({exit_text(current.returncode)});")
         elif self._master is not None:
             parts.append(f"pid {self._master.pid} had {exit_text(self._master.returncode)};")
@@ -384,7 +386,10 @@ class HaproxyProvider:
             text = self._log_path.read_text(errors="replace")
         except OSError:
             return "no log"
-        since = text.rfind(f": started pid {pid} ")
+        started = text.rfind(f": started pid {pid} ")
+        # Its output may precede the "started" note: read from the note written before the fork.
+        forked = text.rfind(STARTING_NOTE, 0, started) if started >= 0 else -1
+        since = forked if forked >= 0 else started
         lines = text[since:].splitlines()[1:] if since >= 0 else text.splitlines()
         return _alerts("\n".join(line for line in lines if not line.startswith("--- ")))
 

@@ -37,6 +37,7 @@ from pydantic import ValidationError
 from paramedic.errors import ProviderError
 from paramedic.providers.local.commands import last_lines, shown
 from paramedic.providers.local.data_specs import PostgresSpec
+from paramedic.providers.local.procfs import stopped_family
 from paramedic.providers.local.step_marker import safe_name
 from paramedic.redact import redact
 
@@ -267,15 +268,17 @@ class PostgresCluster:
                 f"see the server log {log}"
             )
 
-    async def stop(self, mode: str = "fast") -> None:
+    async def stop(self, mode: str = "fast") -> str | None:
         """Stop the cluster (``smart``, ``fast`` or ``immediate``); no error when it is not running.
 
         A postmaster whose data directory vanished is found through its socket lock file and
-        signalled directly.
+        signalled directly. Returns ``postmaster was stopped (state T); …`` when a SIGSTOPped
+        postmaster had to be continued, else None.
         """
         if mode not in _STOP_SIGNALS:
             raise ProviderError(f"component {self.name!r}: unknown stop mode {mode!r}")
         if self.is_running():
+            said = self._continue_if_stopped(_STOP_SIGNALS[mode])
             done = await self.pg_async(
                 "pg_ctl", "stop", "-D", str(self.data_dir), "-m", mode, "-w",
                 "-t", str(STOP_WAIT_S), check=False,
@@ -286,10 +289,28 @@ class PostgresCluster:
                     f"component {self.name!r}: pg_ctl stop -m {mode} failed: {tail}; "
                     "stop it with mode immediate or by hand"
                 )
-            return
+            return said
         pid = self._orphan_postmaster()
         if pid is not None:
             await _signal_and_wait(pid, _STOP_SIGNALS[mode])
+        return None
+
+    def _continue_if_stopped(self, sig: signal.Signals) -> str | None:
+        """A SIGSTOPped postmaster cannot act on pg_ctl's signal: send it, then SIGCONT.
+
+        As systemd does: the stop signal first, so the server sees it the moment it runs
+        again; pg_ctl then sends the same signal once more, which PostgreSQL takes calmly.
+        """
+        pid = self.postmaster_pid()
+        stopped = [] if pid is None else stopped_family(pid)
+        if pid is None or not stopped:
+            return None
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, sig)
+        for each in stopped:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(each, signal.SIGCONT)
+        return f"postmaster was stopped (state T); sent SIGCONT after {sig.name}"
 
     async def restart(self) -> str:
         """Stop (fast, else immediate) and start again, or start when down; says what it did."""
@@ -299,12 +320,12 @@ class PostgresCluster:
             return "was not running: started"
         how = "stopped (fast)"
         try:
-            await self.stop("fast")
+            said = await self.stop("fast")
         except ProviderError as exc:
-            await self.stop("immediate")
+            said = await self.stop("immediate")
             how = f"fast stop failed ({exc}); stopped (immediate)"
         await self.start()
-        return f"{how} and started"
+        return f"{said}; {how} and started" if said else f"{how} and started"
 
     async def move_aside(self, incident_id: str) -> Path:
         """Rename ``data_dir`` to ``<data_dir>.damaged-<incident id>`` (``.2``... if taken); never deletes."""

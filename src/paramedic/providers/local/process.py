@@ -23,6 +23,7 @@ import os
 import signal
 import socket
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,7 +42,12 @@ from paramedic.providers.base import (
 from paramedic.providers.local import process_faults
 from paramedic.providers.local.commands import ComponentCommand, check_work_dir, shown
 from paramedic.providers.local.process_spec import INFO, ProcessSpec
-from paramedic.providers.local.step_marker import StepMarker, identity, still_running
+from paramedic.providers.local.step_marker import (
+    StepMarker,
+    identity,
+    same_process,
+    still_running,
+)
 from paramedic.providers.local.supervise import OwnedProcess, exit_text, read_json, write_json
 from paramedic.providers.local.workdir import checked_template, copy_template, move_aside
 
@@ -101,6 +107,16 @@ class ProcessProvider:
     def pid(self) -> int | None:
         """Pid of the primary process while it runs."""
         return self._primary.pid if self._primary is not None and self._primary.alive else None
+
+    @property
+    def started_at(self) -> datetime | None:
+        """When the running primary process was started (by this agent run or an earlier one)."""
+        if self._primary is None or not self._primary.alive:
+            return None
+        try:
+            return datetime.fromisoformat(self._primary.record.started_at)
+        except ValueError:
+            return None
 
     @property
     def instance_ports(self) -> list[int]:
@@ -224,7 +240,7 @@ class ProcessProvider:
         if ctx.dry_run:
             return ActionResult(output=self.describe(step), detail={"dry_run": True})
         marker = StepMarker.of(self._run_dir, ctx)
-        repeated = marker.finished(ctx)
+        repeated = marker.finished(ctx, ours=self._holds)
         if repeated is not None:
             return repeated
         if isinstance(step, Run):
@@ -254,7 +270,9 @@ class ProcessProvider:
         """restart_service and replace_instance of an owned process: stop it, start a new one."""
         reason = f"{step.strategy} for incident {ctx.incident_id}"
         current = self._primary if self._primary is not None and self._primary.alive else None
-        started_before = current is not None and identity(current) != marker.data.get("before")
+        started_before = current is not None and not same_process(
+            marker.data.get("before"), current
+        )
         if marker.phase == "spawning" and current is not None and started_before:
             # The agent stopped after starting it: that start finishes this step.
             output = f"{step.strategy} of {self.name}: pid {current.pid} started"
@@ -262,12 +280,23 @@ class ProcessProvider:
         reset = None
         if isinstance(step, ReplaceInstance) and self.spec.template_dir is not None:
             reset = self._template()  # checked before anything is stopped
+        elif marker.phase in (None, "begun") and started_before and self._fresh(current, ctx):
+            # The agent died before this step started its process; the next agent run's start
+            # did it instead. Stopping that fresh process to start another would start twice.
+            assert current is not None
+            output = (
+                f"{step.strategy} of {self.name}: pid {current.pid} was started at agent start "
+                "after the failure; not restarted"
+            )
+            return self._done(marker, output, current, None)
         if marker.phase in (None, "done"):
             marker.advance("begun", before=identity(current), aside=None)
         previous = None
         if current is not None:
-            await self._stop(current, reason)
+            said = await self._stop(current, reason)
             previous = f"pid {current.pid} stopped ({exit_text(current.returncode)})"
+            if said is not None:  # it was hung by SIGSTOP: say why the stop was quick
+                previous = f"pid {current.pid} {said}; it {exit_text(current.returncode)}"
         elif self._primary is not None:
             previous = f"pid {self._primary.pid} had {exit_text(self._primary.returncode)}"
         aside = None
@@ -288,6 +317,29 @@ class ProcessProvider:
             parts.append(f"old working directory moved aside to {aside};")
         parts.append(f"pid {self._primary.pid} started")
         return self._done(marker, " ".join(parts), self._primary, aside)
+
+    @staticmethod
+    def _fresh(proc: OwnedProcess | None, ctx: ActionContext) -> bool:
+        """True when ``proc`` was started at agent start after the incident's first failure."""
+        if (
+            proc is None
+            or ctx.failed_at is None
+            or not proc.record.reason.startswith("agent start")
+        ):
+            return False
+        try:
+            started = datetime.fromisoformat(proc.record.started_at)
+        except ValueError:
+            return False
+        failed = ctx.failed_at
+        if started.tzinfo is None or failed.tzinfo is None:
+            started, failed = started.replace(tzinfo=None), failed.replace(tzinfo=None)
+        return started >= failed
+
+    def _holds(self, recorded: Any) -> bool:
+        """True when ``recorded`` is a process this provider holds now (primary or instance)."""
+        held = [self._primary, *self._extras.values()]
+        return any(same_process(recorded, proc) for proc in held)
 
     def _done(
         self, marker: StepMarker, output: str, proc: OwnedProcess, aside: Path | None
@@ -451,8 +503,8 @@ class ProcessProvider:
                 "check spec.command and its permissions"
             ) from exc
 
-    async def _stop(self, proc: OwnedProcess, reason: str) -> None:
-        await proc.stop(self._stop_signal, self.spec.stop_grace.total_seconds(), reason)
+    async def _stop(self, proc: OwnedProcess, reason: str) -> str | None:
+        return await proc.stop(self._stop_signal, self.spec.stop_grace.total_seconds(), reason)
 
     def _argv(self) -> list[str]:
         command = self.spec.command or []

@@ -74,7 +74,7 @@ from paramedic.providers.local.redis_server import (
     files_from_config,
     key_count,
 )
-from paramedic.providers.local.step_marker import StepMarker, identity
+from paramedic.providers.local.step_marker import StepMarker, identity, same_process
 from paramedic.providers.local.supervise import OwnedProcess
 
 if TYPE_CHECKING:
@@ -205,7 +205,7 @@ class RedisProvider:
     async def _restart(self, ctx: ActionContext, marker: StepMarker) -> ActionResult:
         reason = f"restart_service for incident {ctx.incident_id}"
         current = self.server.running
-        started = current is not None and identity(current) != marker.data.get("before")
+        started = current is not None and not same_process(marker.data.get("before"), current)
         if marker.phase == "spawning" and current is not None and started:
             # The agent stopped after starting it: that start finishes this step.
             info = await self.server.wait_ready(current)

@@ -40,11 +40,9 @@ from paramedic.providers.local.data_specs import RedisSpec
 from paramedic.providers.local.datafiles import exists, free_name, give_to_owner_of
 from paramedic.providers.local.redis_rescue import rescue_rdb
 from paramedic.providers.local.supervise import (
+    STARTING_NOTE,
     OwnedProcess,
-    ProcessRecord,
     exit_text,
-    is_same_process,
-    proc_cmdline,
 )
 
 POLL_S = 0.05
@@ -183,9 +181,15 @@ def log_tail(path: Path, lines: int = 2) -> str:
     except OSError:
         return "no log"
     segment = text.splitlines()
-    for index in range(len(segment) - 1, -1, -1):
-        if segment[index].startswith("--- paramedic") and ": started pid " in segment[index]:
-            segment = segment[index + 1 :]
+    # Its output may precede the "started pid" note: the note written before the fork leads.
+    for marker in (STARTING_NOTE, ": started pid "):
+        found = [
+            i
+            for i, line in enumerate(segment)
+            if line.startswith("--- paramedic") and marker in line
+        ]
+        if found:
+            segment = segment[found[-1] + 1 :]
             break
     own = [_level_and_text(line) for line in segment if line.strip()]
     own = [(level, line) for level, line in own if not line.startswith("--- paramedic")]
@@ -307,28 +311,19 @@ class RedisServer:
     # ------------------------------------------------------------ start
 
     async def adopt(self) -> OwnedProcess | None:
-        """Take charge of the server a previous agent run started, if it still runs."""
-        for _attempt in range(5):
-            record = ProcessRecord.load(self.record_path)
-            if record is None or not is_same_process(record.pid, record.start_time):
-                return None
-            # redis-server rewrites its process title once started; pid and start time are an
-            # identity on their own, so the pid file learns the title before the adoption.
-            cmdline = proc_cmdline(record.pid)
-            if cmdline and cmdline not in (record.cmdline, record.argv):
-                record.cmdline = cmdline
-                record.save(self.record_path)
-            self.proc = OwnedProcess.adopt(
-                label=self.name,
-                record_path=self.record_path,
-                log_path=self.log_path,
-                clock=self._clock,
-                on_exit=self._on_exit,
-            )
-            if self.proc is not None:
-                return self.proc
-            await asyncio.sleep(POLL_S)  # its title changed between our look and the adoption
-        return None
+        """Take charge of the server a previous agent run started, if it still runs.
+
+        redis-server rewrites its process title once started; the identity (pid, start time,
+        session) does not change with it, so no retry is needed for the title.
+        """
+        self.proc = OwnedProcess.adopt(
+            label=self.name,
+            record_path=self.record_path,
+            log_path=self.log_path,
+            clock=self._clock,
+            on_exit=self._on_exit,
+        )
+        return self.proc
 
     def prepare_folder(self) -> None:
         """Create ``spec.dir`` when it is missing, owned by ``spec.user``."""
@@ -385,10 +380,15 @@ class RedisServer:
 
     async def stop(self, reason: str) -> str:
         """Stop the server keeping its data (see the module's docstring); what was done."""
-        grace = self.spec.stop_grace.total_seconds()
         proc = self.running
-        if proc is not None and not await self.answers() and _resume_if_stopped(proc):
+        hung = proc is not None and not await self.answers() and _resume_if_stopped(proc)
+        if hung:
             await asyncio.sleep(POLL_S)  # a SIGSTOPped server, continued, may save properly now
+        done = await self._stop(proc, reason)
+        return f"was stopped (state T); sent SIGCONT before SHUTDOWN SAVE; {done}" if hung else done
+
+    async def _stop(self, proc: OwnedProcess | None, reason: str) -> str:
+        grace = self.spec.stop_grace.total_seconds()
         if not await self.answers():
             if proc is None:
                 return "was not running"

@@ -9,6 +9,7 @@ started still live.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,13 +31,27 @@ def safe_name(text: str) -> str:
 
 
 def identity(proc: OwnedProcess | None) -> dict[str, int] | None:
-    """What tells this process from any other later: pid and start time."""
-    return None if proc is None else {"pid": proc.pid, "start_time": proc.record.start_time}
+    """What tells this process from any other later: pid, start time and session.
+
+    The same identity adoption uses (``ProcessRecord.is_running``), so a step marker and the
+    agent's adoption never disagree about which process is the one a step started.
+    """
+    return None if proc is None else proc.record.identity()
 
 
 def still_running(recorded: Any) -> bool:
     """True when the process an ``identity`` recorded is alive."""
-    return isinstance(recorded, dict) and is_same_process(recorded["pid"], recorded["start_time"])
+    if not isinstance(recorded, dict):
+        return False
+    sid = recorded.get("sid")
+    return is_same_process(recorded["pid"], recorded["start_time"], sid)
+
+
+def same_process(recorded: Any, proc: OwnedProcess | None) -> bool:
+    """True when ``recorded`` (an ``identity``) names ``proc``, alive."""
+    if proc is None or not proc.alive or not isinstance(recorded, dict):
+        return False
+    return bool(recorded.get("pid") == proc.pid and still_running(recorded))
 
 
 @dataclass
@@ -68,12 +83,18 @@ class StepMarker:
         self.advance("done", output=result.output, detail=result.detail, pids=started)
         return result
 
-    def finished(self, ctx: ActionContext) -> ActionResult | None:
-        """The recorded result when the step is done and what it started still runs."""
+    def finished(
+        self, ctx: ActionContext, ours: Callable[[Any], bool] = still_running
+    ) -> ActionResult | None:
+        """The recorded result when the step is done and what it started still runs.
+
+        ``ours`` says whether a recorded process still runs as one the provider holds: a
+        process alive but not in the provider's charge is not a finished step.
+        """
         if self.phase != "done":
             return None
         started = self.data.get("pids") or []
-        if not all(still_running(recorded) for recorded in started):
+        if not all(ours(recorded) for recorded in started):
             return None
         running = ", ".join(f"pid {recorded['pid']}" for recorded in started)
         note = f"already done for incident {ctx.incident_id} step {ctx.step_index}"

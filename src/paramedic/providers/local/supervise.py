@@ -2,8 +2,11 @@
 their exit learned at once through a pidfd, stopped as a group.
 
 One ``OwnedProcess`` is one OS process paramedic started: a component's primary instance or
-a scale-out instance. Its pid file (``ProcessRecord``, JSON) keeps pid, start time and argv,
-so a later agent run can tell that same process from a stranger that reused the pid.
+a scale-out instance. Its pid file (``ProcessRecord``, JSON) keeps pid, start time and
+session (an identity that survives a launcher's exec, see ``procfs``) with argv as a hint, so
+a later agent run can tell that same process from a stranger that reused the pid. The pid file
+is written before the fork with a token the child carries in ``PARAMEDIC_INSTANCE``: an agent
+killed between the fork and the pid's record leaves a process the next run still finds.
 
 Why ``subprocess.Popen`` and not asyncio's subprocess: asyncio's transport kills the child
 when it is closed or garbage-collected, but an owned process must outlive the agent
@@ -16,84 +19,35 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
+import secrets
 import shlex
 import signal
 import subprocess
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 from paramedic.clock import Clock
 from paramedic.errors import ProviderError
+from paramedic.providers.local.pidfile import INSTANCE_ENV, ProcessRecord, read_json, write_json
+from paramedic.providers.local.procfs import (
+    is_same_process,
+    proc_cmdline,
+    proc_start_time,
+    proc_stat,
+    seconds_since_start,
+    stopped_in_group,
+)
 from paramedic.redact import redact
 
 _log = logging.getLogger(__name__)
-_CLK_TCK = os.sysconf("SC_CLK_TCK")
+_REFRESH_AFTER_S = (0.05, 0.5, 2.0)
+"""When the pid file's command line is read again after a spawn (a launcher execs soon)."""
 KILL_WAIT_S = 5.0
 """How long a process may take to vanish after SIGKILL before we call it stuck."""
 
 ExitCallback = Callable[[int | None], None]
-
-
-# ---------------------------------------------------------------- small files
-
-
-def write_json(path: Path, data: Mapping[str, Any]) -> None:
-    """Write ``data`` to ``path`` atomically (a crash leaves the old file or the new one)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
-    tmp.replace(path)
-
-
-def read_json(path: Path) -> dict[str, Any]:
-    """The JSON object in ``path``; empty when it is missing or unreadable (logged)."""
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as exc:
-        _log.warning("ignoring unreadable state file %s: %s", path, exc)
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-# ---------------------------------------------------------------- /proc
-
-
-def proc_start_time(pid: int) -> int | None:
-    """Start time of a live ``pid`` in clock ticks since boot; None when gone or a zombie."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = text[text.rindex(")") + 2 :].split()
-    state, start = fields[0], int(fields[19])  # fields 3 and 22 of proc(5)
-    return None if state in ("Z", "X") else start
-
-
-def proc_cmdline(pid: int) -> list[str] | None:
-    """argv of ``pid`` as /proc shows it; None when it is gone."""
-    try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return None
-    raw = raw.rstrip(b"\0")
-    return [part.decode(errors="surrogateescape") for part in raw.split(b"\0")] if raw else []
-
-
-def _seconds_since_start(start_ticks: int) -> float:
-    uptime = float(Path("/proc/uptime").read_text().split()[0])
-    return max(0.0, uptime - start_ticks / _CLK_TCK)
-
-
-def is_same_process(pid: int, start_time: int) -> bool:
-    """True when ``pid`` is alive and is the process that started at ``start_time``."""
-    return proc_start_time(pid) == start_time
 
 
 def exit_text(code: int | None) -> str:
@@ -110,49 +64,6 @@ def exit_text(code: int | None) -> str:
 
 def _seconds_text(seconds: float) -> str:
     return f"{seconds:.1f}s" if seconds < 60 else f"{int(seconds)}s"
-
-
-# ---------------------------------------------------------------- the pid file
-
-
-@dataclass
-class ProcessRecord:
-    """What the pid file of an owned process says about it."""
-
-    pid: int
-    start_time: int
-    """Clock ticks since boot (field 22 of /proc/<pid>/stat): with the pid, an identity."""
-    argv: list[str]
-    """The argv paramedic launched."""
-    cmdline: list[str]
-    """/proc/<pid>/cmdline as last seen (differs from argv once ``sh -c`` execs its command)."""
-    port: int | None
-    started_at: str
-
-    def save(self, path: Path) -> None:
-        """Write the record to ``path``."""
-        write_json(path, asdict(self))
-
-    @classmethod
-    def load(cls, path: Path) -> ProcessRecord | None:
-        """The record in ``path``; None when missing or not a record."""
-        data = read_json(path)
-        try:
-            return cls(**data) if data else None
-        except TypeError:
-            _log.warning("ignoring pid file %s: not a paramedic process record", path)
-            return None
-
-    def is_running(self) -> bool:
-        """True when this very process is alive: same pid, start time and command line.
-
-        An empty command line is a process still inside execve (Popen returns before the kernel
-        has set up the new argv): pid and start time, an identity on their own, then decide.
-        """
-        if not is_same_process(self.pid, self.start_time):
-            return False
-        cmdline = proc_cmdline(self.pid)
-        return not cmdline or cmdline in (self.cmdline, self.argv)
 
 
 class _Child(subprocess.Popen[bytes]):
@@ -225,25 +136,37 @@ class OwnedProcess:
     ) -> OwnedProcess:
         """Start ``argv`` in its own session, output appended to ``log_path``; OSError if not."""
         log_path.parent.mkdir(parents=True, exist_ok=True)
+        # The pid file exists before the process does: an agent killed between the fork and
+        # the pid's record leaves a token the next run finds the process by (``found_again``).
+        record = ProcessRecord(
+            pid=0,
+            start_time=0,
+            argv=list(argv),
+            cmdline=list(argv),
+            port=port,
+            started_at=clock.now().isoformat(timespec="milliseconds"),
+            reason=reason,
+            token=secrets.token_hex(8),
+        )
+        record.save(record_path)
+        # Before the fork, so whatever the process prints comes after it in the log.
+        write_note(log_path, clock, label, f"starting ({reason})")
         with log_path.open("ab") as log:
             popen = _Child(
                 argv,
                 cwd=cwd,
-                env=dict(env),
+                env={**env, INSTANCE_ENV: record.token},
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
         # The child is not reaped before we wait for it, so /proc still shows it.
-        record = ProcessRecord(
-            pid=popen.pid,
-            start_time=proc_start_time(popen.pid) or 0,
-            argv=list(argv),
-            cmdline=proc_cmdline(popen.pid) or list(argv),
-            port=port,
-            started_at=clock.now().isoformat(timespec="seconds"),
-        )
+        stat = proc_stat(popen.pid)
+        record.pid = popen.pid
+        record.start_time = stat.start_time if stat is not None and not stat.gone else 0
+        record.sid = stat.sid if stat is not None else popen.pid
+        record.cmdline = proc_cmdline(popen.pid) or list(argv)
         record.save(record_path)
         proc = cls(
             label=label,
@@ -257,6 +180,10 @@ class OwnedProcess:
         proc._group = True
         proc.note(f"started pid {popen.pid} ({reason}): {redact(shlex.join(argv))}")
         proc._watch()
+        # A launcher execs its daemon a moment later: keep the pid file's hint current soon.
+        assert proc._loop is not None
+        for delay in _REFRESH_AFTER_S:
+            proc._loop.call_later(delay, proc._refresh_cmdline)
         return proc
 
     @classmethod
@@ -271,7 +198,10 @@ class OwnedProcess:
     ) -> OwnedProcess | None:
         """Take charge of the process a previous agent run left, if it is still that process."""
         record = ProcessRecord.load(record_path)
-        if record is None or not record.is_running():
+        if record is None:
+            return None
+        found = record.found_again()
+        if not found and not record.is_running():
             return None
         proc = cls(
             label=label,
@@ -289,11 +219,18 @@ class OwnedProcess:
             proc._unwatch()
             return None
         with contextlib.suppress(OSError):
-            proc._started_mono = clock.monotonic() - _seconds_since_start(record.start_time)
+            proc._started_mono = clock.monotonic() - seconds_since_start(record.start_time)
         # Signal the group only when it is the session paramedic created for it.
         with contextlib.suppress(OSError):
             proc._group = os.getpgid(record.pid) == record.pid
-        proc.note(f"adopted pid {record.pid}, left running by a previous agent run")
+        if found:
+            record.save(record_path)
+            proc.note(
+                f"adopted pid {record.pid}, found by its {INSTANCE_ENV} token: a previous agent "
+                "run started it and stopped before recording its pid"
+            )
+        else:
+            proc.note(f"adopted pid {record.pid}, left running by a previous agent run")
         return proc
 
     # ------------------------------------------------------------ exit
@@ -339,12 +276,10 @@ class OwnedProcess:
 
     def _refresh_cmdline(self) -> None:
         """Keep the pid file's cmdline current (``sh -c`` execs its command after we read it)."""
+        if not self.alive:
+            return  # its pid file may belong to a newer process now, or be gone on purpose
         cmdline = proc_cmdline(self.pid)
-        if (
-            cmdline
-            and cmdline != self.record.cmdline
-            and is_same_process(self.pid, self.record.start_time)
-        ):
+        if cmdline and cmdline != self.record.cmdline and self.record.is_running():
             self.record.cmdline = cmdline
             self.record.save(self.record_path)
 
@@ -357,14 +292,24 @@ class OwnedProcess:
             elif self.alive:
                 os.kill(self.pid, sig)
 
-    async def stop(self, sig: signal.Signals, grace: float, reason: str) -> None:
-        """Send ``sig`` to the group, wait ``grace`` seconds for the exit, then SIGKILL."""
+    async def stop(self, sig: signal.Signals, grace: float, reason: str) -> str | None:
+        """Send ``sig`` to the group, wait ``grace`` seconds for the exit, then SIGKILL.
+
+        SIGCONT follows ``sig`` at once, as systemd does: a stopped (SIGSTOPped, hung) process
+        cannot act on ``sig`` until it runs again, so it would wait out the whole grace. Returns
+        ``was stopped (state T); sent SIGCONT after SIGTERM`` when it was, else None.
+        """
         if not self.alive:
-            return
+            return None
         self.stop_reason = reason
         self.note(f"stopping pid {self.pid} ({reason}): {sig.name}, SIGKILL after {grace:g}s")
+        stopped = self._stopped()
+        said = f"was stopped (state T); sent SIGCONT after {sig.name}" if stopped else None
         try:
             self._signal(sig)
+            self._signal(signal.SIGCONT)
+            if said is not None:
+                self.note(f"pid {self.pid} {said}")
             try:
                 await asyncio.wait_for(self._exited.wait(), grace)
             except TimeoutError:
@@ -382,6 +327,14 @@ class OwnedProcess:
             raise
         # The leader is gone; what remains of its group goes with it.
         self._signal(signal.SIGKILL)
+        return said
+
+    def _stopped(self) -> bool:
+        """True when the process (or one of its group) is in state T and ignores signals."""
+        if self._group:
+            return bool(stopped_in_group(self.pid))
+        stat = proc_stat(self.pid)
+        return stat is not None and stat.stopped
 
     def detach(self) -> None:
         """Stop watching and leave the process running (the next agent run adopts it)."""
@@ -393,9 +346,33 @@ class OwnedProcess:
 
     def note(self, line: str) -> None:
         """Append a paramedic line (time, what happened) to the process's log file."""
-        stamp = self._clock.now().isoformat(timespec="milliseconds")
-        try:
-            with self.log_path.open("a") as log:
-                log.write(f"--- paramedic {stamp} {self.label}: {line}\n")
-        except OSError as exc:
-            _log.warning("cannot write to %s: %s", self.log_path, exc)
+        write_note(self.log_path, self._clock, self.label, line)
+
+
+STARTING_NOTE = ": starting ("
+"""In the note written just before a process is forked: its own output follows it."""
+
+
+def write_note(log_path: Path, clock: Clock, label: str, line: str) -> None:
+    """Append ``--- paramedic TIME LABEL: LINE`` to a process's log file."""
+    stamp = clock.now().isoformat(timespec="milliseconds")
+    try:
+        with log_path.open("a") as log:
+            log.write(f"--- paramedic {stamp} {label}: {line}\n")
+    except OSError as exc:
+        _log.warning("cannot write to %s: %s", log_path, exc)
+
+
+__all__ = [
+    "INSTANCE_ENV",
+    "KILL_WAIT_S",
+    "STARTING_NOTE",
+    "OwnedProcess",
+    "ProcessRecord",
+    "exit_text",
+    "is_same_process",
+    "proc_cmdline",
+    "proc_start_time",
+    "read_json",
+    "write_json",
+]
