@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 # Debian packages the integration tests drive for real (command -> package).
-DEB_NEEDS := initdb:postgresql redis-server:redis-server restic:restic pgbackrest:pgbackrest haproxy:haproxy monit:monit chromium:chromium
+DEB_NEEDS := initdb:postgresql redis-server:redis-server restic:restic pgbackrest:pgbackrest haproxy:haproxy monit:monit chromium:chromium promtool:prometheus prometheus-alertmanager:prometheus-alertmanager amtool:prometheus-alertmanager
 
 .PHONY: run test lint typecheck unit deps venv clean
 

@@ -19,6 +19,8 @@ from datetime import datetime, timedelta
 from typing import Any, TextIO
 
 from paramedic.agent_aws import AwsSide
+from paramedic.api.face import AgentFace
+from paramedic.api.listen import Listen
 from paramedic.backup import BackupService, next_run, rpo_exposure, verify_due
 from paramedic.catalog.loader import load_catalog
 from paramedic.catalog.model import Catalog, Component, Event
@@ -102,6 +104,8 @@ class Agent:
         clock: Clock | None = None,
         log_format: str = "text",
         decision_stream: TextIO | None = None,
+        listen: Listen | None = None,
+        reads_need_token: bool = False,
     ) -> None:
         self.catalog = catalog
         self.clock = clock or RealClock()
@@ -124,6 +128,11 @@ class Agent:
         self._checks: dict[str, CheckTally] = {}
         self._native_checked: dict[str, float] = {}
         self.aws = AwsSide(catalog, self.decisions, self.clock, self._spawn)
+        self.checks_task: asyncio.Task[None] | None = None
+        self.face = (
+            None if listen is None else AgentFace(self, listen, reads_need_token=reads_need_token)
+        )
+        """The HTTP API, dashboard and /metrics (``--listen``); None when not serving."""
 
     # ------------------------------------------------------------ lifecycle
 
@@ -136,6 +145,9 @@ class Agent:
                 scheduler = self.scheduler
                 assert scheduler is not None
                 runner = asyncio.create_task(scheduler.run(), name="checks")
+                self.checks_task = runner
+                if self.face is not None:
+                    await self.face.start()
                 watchdog = asyncio.create_task(self._watchdog(), name="watchdog")
                 backups = asyncio.create_task(self._backup_loop(), name="backups")
                 side = self._aws_tasks()
@@ -147,6 +159,8 @@ class Agent:
                         await task
                 await runner
             finally:
+                if self.face is not None:
+                    await self.face.stop()
                 await self._shutdown()
         return 0
 
@@ -319,6 +333,8 @@ class Agent:
         after = watch.detector.state
         self._tally(name, result)
         self.aws.observe(name, result.ok)
+        if self.face is not None:
+            self.face.observe_check(name, result.ok, result.duration_s)
         if after != before:
             store.record_transition(
                 name,
@@ -816,6 +832,8 @@ class Agent:
         )
 
     def _record_notification(self, record: Any) -> None:
+        if self.face is not None:
+            self.face.metrics.notification(str(record.status))
         if self.store is not None:
             self.store.record_notification(
                 incident_id=record.incident_id,
@@ -828,11 +846,31 @@ class Agent:
             )
 
 
-def run_agent(catalog_path: str, *, log_format: str = "text") -> int:
+def run_agent(
+    catalog_path: str,
+    *,
+    log_format: str = "text",
+    listen: str | None = None,
+    insecure_listen: bool = False,
+) -> int:
     """``paramedic run``: load the catalog and run the agent until a signal stops it."""
+    from paramedic.api.listen import check_exposure, parse_listen
+
     catalog = load_catalog(catalog_path)
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    agent = Agent(catalog, log_format=log_format)
+    where = None
+    if listen or catalog.api.listen:
+        try:
+            where = parse_listen(listen or catalog.api.listen or "")
+        except ValueError as exc:
+            raise ParamedicError(f"--listen: {exc}") from None
+        check_exposure(where, tls=catalog.api.tls_cert is not None, insecure=insecure_listen)
+    agent = Agent(
+        catalog,
+        log_format=log_format,
+        listen=where,
+        reads_need_token=where is not None and not where.loopback,
+    )
     return asyncio.run(agent.run())

@@ -112,19 +112,24 @@ def plan(catalog: CatalogArg = None, as_json: JsonOpt = False) -> None:
 @app.command()
 def run(
     catalog: CatalogArg = None,
-    listen: Annotated[str | None, typer.Option(help="serve the HTTP API on HOST:PORT")] = None,
+    listen: Annotated[
+        str | None, typer.Option(help="serve the HTTP API, dashboard and /metrics on HOST:PORT")
+    ] = None,
+    insecure_listen: Annotated[
+        bool, typer.Option("--insecure-listen", help="allow plain HTTP on a non-loopback address")
+    ] = False,
     log_format: Annotated[
         LogFormat, typer.Option("--log-format", help="decision log format")
     ] = LogFormat.text,
 ) -> None:
     """The agent: watch, detect, recover, notify (until SIGTERM/SIGINT; SIGHUP reloads the catalog)."""
-    if listen:
-        _not_built("run --listen", "the HTTP API and dashboard", "planned after the core")
     from paramedic.agent import run_agent
 
     path = catalog or default_catalog()
     load(path)  # fail fast with the catalog's own messages
-    raise typer.Exit(run_agent(path, log_format=log_format.value))
+    raise typer.Exit(
+        run_agent(path, log_format=log_format.value, listen=listen, insecure_listen=insecure_listen)
+    )
 
 
 # ---------------------------------------------------------------- reading the store
