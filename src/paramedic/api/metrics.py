@@ -97,7 +97,7 @@ class StoreCollector(Collector):
         measured = self._last_measured()
         newest = self._newest_points()
         drilled = self._last_good_drill()
-        scores = self._recoverability(catalog, now)
+        scores = self.recoverability(catalog, now)
 
         def family(name: str, doc: str, extra: tuple[str, ...] = ()) -> GaugeMetricFamily:
             return GaugeMetricFamily(name, doc, labels=["component", *extra])
@@ -189,7 +189,12 @@ class StoreCollector(Collector):
                 out[row.component] = max(out.get(row.component, 0.0), row.started_at.timestamp())
         return out
 
-    def _recoverability(self, catalog: Catalog, now: datetime) -> dict[str, float]:
+    def stale(self) -> None:
+        """Rescore at the next read (a recovery or an escalation added evidence)."""
+        self._scored_at = -math.inf
+
+    def recoverability(self, catalog: Catalog, now: datetime) -> dict[str, float]:
+        """Score per component from the report, rebuilt at most every ``SCORE_EVERY_S``."""
         with self._lock:
             if time.monotonic() - self._scored_at >= SCORE_EVERY_S:
                 from paramedic.report.model import build_report
@@ -205,6 +210,7 @@ class AgentMetrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
+        self._collector: StoreCollector | None = None
         r = self.registry
         self.checks = Counter(
             "paramedic_checks", "Checks run, by kind and outcome", ["kind", "outcome"], registry=r
@@ -241,7 +247,13 @@ class AgentMetrics:
         self, store: Store, catalog: Callable[[], Catalog], snapshot: Callable[[], Snapshot]
     ) -> None:
         """Add the per-component gauges read from ``store`` at scrape time."""
-        self.registry.register(StoreCollector(store, catalog, snapshot))
+        self._collector = StoreCollector(store, catalog, snapshot)
+        self.registry.register(self._collector)
+
+    def scores(self, catalog: Catalog, now: datetime) -> dict[str, float]:
+        """Recoverability score per component (rebuilt at most once a minute)."""
+        collector = self._collector
+        return {} if collector is None else collector.recoverability(catalog, now)
 
     def observe_check(self, kind: str, ok: bool, duration_s: float) -> None:
         """Count one check and its duration."""
@@ -259,6 +271,8 @@ class AgentMetrics:
     def on_decision(self, record: dict[str, Any]) -> None:
         """A decision-log listener: incidents opened, recovered, escalated."""
         decision = record.get("decision")
+        if decision in ("recovered", "escalate") and self._collector is not None:
+            self._collector.stale()  # new evidence: the next scrape rescores
         if decision in OPENED:
             self.opened.inc()
         elif decision == "recovered":

@@ -24,6 +24,7 @@ NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
 ComponentState = Literal[
     "unknown", "healthy", "suspect", "failed", "recovering", "escalated", "blocked"
 ]
+COMPONENT_STATES = ("unknown", "healthy", "suspect", "failed", "recovering", "escalated", "blocked")
 IncidentStateQ = Literal[
     "open", "recovering", "awaiting_approval", "blocked", "recovered", "escalated", "cancelled"
 ]
