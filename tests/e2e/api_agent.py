@@ -16,7 +16,7 @@ from tests.e2e.harness import PARAMEDIC, wait_for
 class Listening:
     """A `paramedic run --listen` process and its base URL."""
 
-    def __init__(self, cwd: Path, port: int, *extra: str) -> None:
+    def __init__(self, cwd: Path, port: int, *extra: str, token_file: Path | None = None) -> None:
         self.url = f"http://127.0.0.1:{port}"
         self.log_path = cwd / "agent.log"
         self._handle = self.log_path.open("w")
@@ -38,7 +38,7 @@ class Listening:
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
         self.token = ""
-        token_file = cwd / "var" / "run" / "api-token"
+        token_file = token_file or cwd / "var" / "run" / "api-token"
         wait_for("the API to listen", lambda: self._up(), timeout=60)
         self.token = token_file.read_text().strip()
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -46,7 +46,7 @@ class WebhookPayload(BaseModel):
     """Alertmanager's webhook body (https://prometheus.io/docs/alerting/latest/configuration/#webhook_config)."""
 
     model_config = ConfigDict(extra="allow")
-    version: Literal[4] = Field(description="Alertmanager's webhook payload version")
+    version: str = Field(pattern="^4$", description='Alertmanager\'s webhook payload version: "4"')
     status: str | None = None
     receiver: str | None = None
     alerts: list[Alert] = Field(max_length=10_000)
