@@ -136,8 +136,21 @@ def run(
 
 
 @app.command()
-def status(catalog: CatalogOpt = None, state: StateOpt = None, as_json: JsonOpt = False) -> None:
+def status(
+    catalog: CatalogOpt = None,
+    state: StateOpt = None,
+    as_json: JsonOpt = False,
+    watch: Annotated[
+        bool, typer.Option("--watch", help="follow the running agent and redraw (Ctrl-C ends)")
+    ] = False,
+    watch_seconds: Annotated[float | None, typer.Option(hidden=True)] = None,
+) -> None:
     """Each component's health and open incidents, from the state store."""
+    if watch:
+        from paramedic.api.watch import watch as follow
+
+        follow(load(catalog), out, lambda m: err.print(m, markup=False), seconds=watch_seconds)
+        return
     store = _open_store(catalog, state)
     try:
         components = store.components()

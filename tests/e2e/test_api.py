@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -17,7 +18,7 @@ import httpx
 import pytest
 
 from tests.e2e.api_agent import Listening
-from tests.e2e.harness import paramedic, service_block, starts, wait_for, write_catalog
+from tests.e2e.harness import PARAMEDIC, paramedic, service_block, starts, wait_for, write_catalog
 from tests.servers import free_port
 
 pytestmark = pytest.mark.e2e
@@ -163,3 +164,33 @@ def test_a_non_loopback_listen_without_tls_is_refused_in_one_line(workdir: Path)
     assert len(lines) == 1 and "--insecure-listen" in lines[0] and "tls_cert" in lines[0]
     bad = paramedic("run", "--listen", "localhost", cwd=workdir, check=False)
     assert bad.returncode == 2 and "HOST:PORT" in bad.stderr
+
+
+def test_status_watch_follows_the_agents_events_and_polls_without_an_api(workdir: Path) -> None:
+    svc_port, api_port = free_port(), free_port()
+    write_catalog(workdir, service_block("web", svc_port, workdir / "svc"))
+    agent = Listening(workdir, api_port)
+    try:
+        wait_for(
+            "web healthy",
+            lambda: agent.get("/api/v1/components/web").json().get("state") == "healthy",
+        )
+        watcher = subprocess.Popen(
+            [*PARAMEDIC, "status", "--watch", "--watch-seconds", "8"],
+            cwd=workdir,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(2)  # let it connect: the stream has no history
+        os.kill(starts(workdir / "svc")[-1], signal.SIGKILL)
+        out, err = watcher.communicate(timeout=60)
+        assert watcher.returncode == 0, err
+        assert f"following {agent.url}/api/v1/events" in err
+        assert " web open_incident " in err and " web recovered " in err
+        assert "web" in out and "healthy" in out  # the table, redrawn after the recovery
+    finally:
+        assert agent.stop() == 0, agent.log()
+    polled = paramedic("status", "--watch", "--watch-seconds", "1.5", cwd=workdir)
+    assert "polling the state store" in polled.stderr
+    assert "web" in polled.stdout

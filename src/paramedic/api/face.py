@@ -14,6 +14,7 @@ import contextlib
 import time
 from collections.abc import Coroutine
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from paramedic.api.auth import agent_token
@@ -60,6 +61,7 @@ class AgentFace:
         self._server: Any = None
         self._beat: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._url_file: Path | None = None
         agent.decisions.listeners.extend(
             [self.hub.publish, self.metrics.on_decision, self._recovered]
         )
@@ -161,6 +163,9 @@ class AgentFace:
         await self._server.start()
         self._beat = asyncio.create_task(self._heartbeat(), name="api-heartbeat")
         url: str = self._server.url
+        self._url_file = run_dir / "api-url"  # how `paramedic status --watch` finds the API
+        self._url_file.parent.mkdir(parents=True, exist_ok=True)
+        self._url_file.write_text(url + "\n")
         agent.decisions.line(
             agent.clock.now(), "-", "api_listening", f"{url}/ (token from {ctx.token.source})"
         )
@@ -172,6 +177,8 @@ class AgentFace:
             self._beat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._beat
+        if self._url_file is not None:
+            self._url_file.unlink(missing_ok=True)
         if self._server is not None:
             await self._server.stop()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
 from rich.table import Table
 
 from paramedic.catalog.duration import format_duration
@@ -34,11 +34,16 @@ def render_status(
     now: datetime,
 ) -> None:
     """Print the components' health and the open incidents."""
+    console.print(status_view(components, incidents, now=now))
+
+
+def status_view(
+    components: Sequence[ComponentRow], incidents: Sequence[IncidentRow], *, now: datetime
+) -> RenderableType:
+    """The components' table and the open incidents, as one renderable (``status --watch`` redraws it)."""
     if not components:
-        console.print(
-            "no component has been seen yet: start the agent with `paramedic run CATALOG`"
-        )
-        return
+        return "no component has been seen yet: start the agent with `paramedic run CATALOG`"
+    parts: list[RenderableType] = []
     table = Table(title="components", title_justify="left", expand=False)
     for column in ("component", "state", "since", "last check", "checks", "failed", "note"):
         table.add_column(column, no_wrap=column in ("component", "state"))
@@ -61,10 +66,10 @@ def render_status(
             str(row.failures_total),
             note,
         )
-    console.print(table)
+    parts.append(table)
     if not incidents:
-        console.print("no open incident")
-        return
+        parts.append("no open incident")
+        return Group(*parts)
     open_table = Table(title="open incidents", title_justify="left")
     for column in ("incident", "component", "state", "failed", "reason"):
         open_table.add_column(column, no_wrap=column != "reason")
@@ -73,4 +78,5 @@ def render_status(
         open_table.add_row(
             incident.id, incident.component, state, _ago(now, incident.failed_at), incident.reason
         )
-    console.print(open_table)
+    parts.append(open_table)
+    return Group(*parts)
