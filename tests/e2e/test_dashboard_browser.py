@@ -74,7 +74,10 @@ def test_overview_goes_failing_then_healthy_live_and_an_approval_is_clicked(
         recovery="[{strategy: restart_service, timeout: 10s, approval: required, approval_timeout: 2m}]",
         rto="5m",
     )
-    write_catalog(workdir, service_block("web", web_port, workdir / "svc") + gated)
+    # web takes 2 s to listen after each start, so its failing states last long enough to
+    # be drawn between two events whatever the machine's load (a refresh takes ~0.3 s)
+    web = service_block("web", web_port, workdir / "svc", extra_env={"START_DELAY": "2"})
+    write_catalog(workdir, web + gated)
     agent = Listening(workdir, api_port)
     try:
         with sync_playwright() as p:
