@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 # Debian packages the integration tests drive for real (command -> package).
-DEB_NEEDS := initdb:postgresql redis-server:redis-server restic:restic pgbackrest:pgbackrest haproxy:haproxy monit:monit chromium:chromium
+DEB_NEEDS := initdb:postgresql redis-server:redis-server restic:restic pgbackrest:pgbackrest haproxy:haproxy monit:monit chromium:chromium promtool:prometheus prometheus-alertmanager:prometheus-alertmanager amtool:prometheus-alertmanager
 
 .PHONY: run test lint typecheck unit deps venv clean
 
@@ -29,11 +29,14 @@ deps:
 	  else echo "missing Debian packages:$$missing (install them: sudo apt-get install$$missing)"; fi; \
 	fi
 
-# The main job on the embedded default: the agent (SQLite state) owning the demo service.
-# Ctrl-C stops it and the service; see the README for the first recovery in five minutes.
+# The main job on the embedded default: the agent (SQLite state) owning the demo service,
+# with its dashboard and API on loopback. Ctrl-C stops it and the service; see the README
+# for the first recovery in five minutes.
+LISTEN ?= 127.0.0.1:8300
 run: venv
 	$(BIN)/paramedic plan examples/demo/paramedic.yaml
-	$(BIN)/paramedic run examples/demo/paramedic.yaml
+	@echo "dashboard: http://$(LISTEN)/   (API token: examples/demo/var/run/api-token)"
+	$(BIN)/paramedic run examples/demo/paramedic.yaml --listen $(LISTEN)
 
 lint: venv
 	$(BIN)/ruff check src tests

@@ -78,35 +78,7 @@ def recover_by_hand(
     )  # refuse a bad --strategy before writing anything
     store = Store.open(catalog.state_url())
     try:
-        open_one = store.open_incident_of(name)
-        if open_one is not None:
-            raise Refused(
-                f"{name} already has an open incident {open_one.id} ({open_one.state}); "
-                f"one recovery at a time — see `paramedic history {name}`"
-            )
-        clock = RealClock()
-        now = clock.now()
-        comp = catalog.components[name]
-        register_components(store, catalog, [name])
-        incident = store.open_incident(
-            component=name,
-            kind="manual",
-            failed_at=now,
-            detected_at=now,
-            failure=None,
-            reason=f"recovery asked for by hand{f' (strategy {only})' if only else ''}"
-            + (f" to {target}" if target else "")
-            + (" (--force: past an open circuit)" if force else ""),
-            target_rto_s=comp.rto.total_seconds(),
-            target_rpo_s=comp.rpo.total_seconds(),
-        )
-        if force:  # who asked to pass an open circuit; the engine records whether it was open
-            store.audit(
-                actor=os.environ.get("USER") or "operator",
-                action="recovery.forced",
-                subject=incident.id,
-                detail={"component": name, "strategy": only},
-            )
+        incident = open_manual_incident(catalog, store, name, only, target, force=force)
         if agent_running(catalog.resolve_path(catalog.agent.run_dir)):
             progress(f"{incident.id}: handed to the running agent")
             client = durable.DurableClient(catalog.state_url())
@@ -124,6 +96,54 @@ def recover_by_hand(
         return result
     finally:
         store.close()
+
+
+def open_manual_incident(
+    catalog: Catalog,
+    store: Store,
+    name: str,
+    only: str | None,
+    target: str | None = None,
+    *,
+    actor: str = "operator",
+    force: bool = False,
+) -> Any:
+    """Write the manual incident a recovery by hand runs under; Refused while one is open.
+
+    ``force`` (past an open circuit) is said in the reason and audited under ``actor``.
+    """
+    _component(catalog, name)
+    plan_ladder(name, catalog.components[name], only)  # a bad strategy is refused first
+    open_one = store.open_incident_of(name)
+    if open_one is not None:
+        raise Refused(
+            f"{name} already has an open incident {open_one.id} ({open_one.state}); "
+            f"one recovery at a time — see `paramedic history {name}`"
+        )
+    now = RealClock().now()
+    comp = catalog.components[name]
+    register_components(store, catalog, [name])
+    by = "" if actor == "operator" else f" by {actor}"
+    incident = store.open_incident(
+        component=name,
+        kind="manual",
+        failed_at=now,
+        detected_at=now,
+        failure=None,
+        reason=f"recovery asked for by hand{by}{f' (strategy {only})' if only else ''}"
+        + (f" to {target}" if target else "")
+        + (" (--force: past an open circuit)" if force else ""),
+        target_rto_s=comp.rto.total_seconds(),
+        target_rpo_s=comp.rpo.total_seconds(),
+    )
+    if force:  # who asked to pass an open circuit; the engine records whether it was open
+        store.audit(
+            actor=os.environ.get("USER") or actor if actor == "operator" else actor,
+            action="recovery.forced",
+            subject=incident.id,
+            detail={"component": name, "strategy": only},
+        )
+    return incident
 
 
 async def _run_here(

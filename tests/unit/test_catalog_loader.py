@@ -269,7 +269,7 @@ def test_unknown_key_lists_the_expected_keys_and_suggests_the_close_one() -> Non
 
 def test_unknown_key_without_a_close_match() -> None:
     assert problems(catalog(WEB, top="colour: blue\n")) == [
-        "c.yaml:2: colour: unknown key; expected one of: agent, aws, components, location, notify, "
+        "c.yaml:2: colour: unknown key; expected one of: agent, api, aws, components, location, notify, "
         "state, version"
     ]
 

@@ -47,14 +47,15 @@ class Backups(Loop):
             due = self._due.setdefault(name, next_run(backup.schedule, now))
             if now >= due and name not in self.busy:
                 self._due[name] = next_run(backup.schedule, now)
-                parts.spawn(self._backup(name))
+                parts.spawn(self.take(name))
             elif name not in self.busy:
                 points = parts.store.recovery_points(name)
                 verified = [p.verified_at for p in points if p.verified_at is not None]
                 if points and verify_due(backup.verify, max(verified, default=None), now):
                     parts.spawn(self._verify(name))
 
-    async def _backup(self, name: str) -> None:
+    async def take(self, name: str) -> None:
+        """Take ``name``'s backup now; its outcome is a decision line."""
         self.busy.add(name)
         try:
             row = await self.service.take(name)

@@ -20,7 +20,7 @@ import asyncio
 import logging
 import signal
 from datetime import datetime
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from paramedic.agent.aws import AwsSide
 from paramedic.agent.backups import Backups
@@ -30,7 +30,6 @@ from paramedic.agent.paging import Paging
 from paramedic.agent.parts import AgentParts, Loop, Watch, detector_for
 from paramedic.agent.reload import Reload
 from paramedic.agent.rpo import RpoWatch
-from paramedic.agent.snapshot import AgentSnapshot
 from paramedic.agent.watching import Watching
 from paramedic.backup import BackupService
 from paramedic.catalog.loader import load_catalog
@@ -51,6 +50,10 @@ from paramedic.register import register_components
 from paramedic.report.text import plural
 from paramedic.store import Store
 
+if TYPE_CHECKING:
+    from paramedic.api.face import AgentFace
+    from paramedic.api.listen import Listen
+
 log = logging.getLogger("paramedic.agent")
 
 
@@ -64,6 +67,8 @@ class Agent:
         clock: Clock | None = None,
         log_format: str = "text",
         decision_stream: TextIO | None = None,
+        listen: Listen | None = None,
+        reads_need_token: bool = False,
     ) -> None:
         self.parts = AgentParts(
             catalog=catalog,
@@ -76,6 +81,14 @@ class Agent:
         self.started_at = self.parts.clock.now()
         self._services: list[Loop | DriftWatch] = []
         self._housekeeping: Housekeeping | None = None
+        self.backups: Backups | None = None
+        self.checks_task: asyncio.Task[None] | None = None
+        self.face: AgentFace | None = None
+        if listen is not None:  # the API's imports (FastAPI, prometheus-client) only when served
+            from paramedic.api.face import AgentFace
+
+            self.face = AgentFace(self, listen, reads_need_token=reads_need_token)
+        """The HTTP API, dashboard and /metrics (``--listen``); None when not serving."""
 
     @property
     def catalog(self) -> Catalog:
@@ -102,9 +115,11 @@ class Agent:
             try:
                 self._install_signals()
                 scheduler = self.parts.scheduler
-                runner = asyncio.create_task(scheduler.run(), name="checks")
+                runner = self.checks_task = asyncio.create_task(scheduler.run(), name="checks")
                 for service in self._services:
                     service.start()
+                if self.face is not None:
+                    await self.face.start()
                 side = self._aws_tasks()
                 await self.parts.stopping.wait()
                 scheduler.stop()
@@ -115,25 +130,14 @@ class Agent:
                 await asyncio.gather(*side, return_exceptions=True)
                 await runner
             finally:
+                if self.face is not None:
+                    await self.face.stop()
                 await self._shutdown()
         return 0
 
     def stop(self) -> None:
         """Ask the agent to stop (what SIGTERM and SIGINT do)."""
         self.parts.stopping.set()
-
-    def snapshot(self) -> AgentSnapshot:
-        """What the agent says of itself beyond the store (for the API's health and metrics)."""
-        parts = self.parts
-        last = self._housekeeping.last_tick if self._housekeeping else parts.clock.monotonic()
-        return AgentSnapshot(
-            agent_id=self.aws.agent_id,
-            started_at=self.started_at,
-            catalog=str(parts.catalog.source),
-            components=len(parts.watches),
-            scheduler=parts.scheduler.stats(),
-            loop_age_s=max(0.0, parts.clock.monotonic() - last),
-        )
 
     def _aws_tasks(self) -> list[asyncio.Task[None]]:
         """The AWS side's loops the catalog asks for (events queue, metrics)."""
@@ -184,7 +188,7 @@ class Agent:
         backup_service = BackupService(
             catalog, parts.store, parts.clock, notifier=parts.notifier, providers=parts.providers
         )
-        backups = Backups(parts, backup_service)
+        backups = self.backups = Backups(parts, backup_service)
         self._services = [
             self._housekeeping,
             backups,
@@ -286,11 +290,31 @@ class Agent:
         return watch.provider if watch else None
 
 
-def run_agent(catalog_path: str, *, log_format: str = "text") -> int:
+def run_agent(
+    catalog_path: str,
+    *,
+    log_format: str = "text",
+    listen: str | None = None,
+    insecure_listen: bool = False,
+) -> int:
     """``paramedic run``: load the catalog and run the agent until a signal stops it."""
+    from paramedic.api.listen import check_exposure, parse_listen
+
     catalog = load_catalog(catalog_path)
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    agent = Agent(catalog, log_format=log_format)
+    where = None
+    if listen or catalog.api.listen:
+        try:
+            where = parse_listen(listen or catalog.api.listen or "")
+        except ValueError as exc:
+            raise ParamedicError(f"--listen: {exc}") from None
+        check_exposure(where, tls=catalog.api.tls_cert is not None, insecure=insecure_listen)
+    agent = Agent(
+        catalog,
+        log_format=log_format,
+        listen=where,
+        reads_need_token=where is not None and not where.loopback,
+    )
     return asyncio.run(agent.run())

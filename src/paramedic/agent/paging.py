@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from paramedic.agent.parts import AgentParts
@@ -14,6 +15,8 @@ class Paging:
 
     def __init__(self, parts: AgentParts) -> None:
         self.parts = parts
+        self.listeners: list[Callable[[Any], None]] = []
+        """Called with each delivery record (the API's notification counters)."""
 
     async def notify(
         self,
@@ -46,6 +49,8 @@ class Paging:
 
     def record(self, record: Any) -> None:
         """The notifier's callback: one delivery (sent, failed, retried) into the store."""
+        for listener in self.listeners:
+            listener(record)
         store = getattr(self.parts, "store", None)
         if store is not None:
             store.record_notification(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +53,8 @@ class Watching:
         self.paging = paging
         self.aws = aws
         self._checks: dict[str, CheckTally] = {}
+        self.listeners: list[Callable[[str, bool, float], None]] = []
+        """Called with (component, ok, duration) after each check (the API's metrics)."""
 
     # ------------------------------------------------------------ checks → decisions
 
@@ -87,6 +90,8 @@ class Watching:
         after = watch.detector.state
         self._tally(name, result)
         self.aws.observe(name, result.ok)
+        for listener in self.listeners:
+            listener(name, result.ok, result.duration_s)
         if after != before:
             parts.store.record_transition(
                 name,

@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from paramedic.catalog.api import AlertSettings, ApiSettings
 from paramedic.catalog.aws import (
     AWS_CHECK_KINDS,
     AwsCheckBase,
@@ -472,6 +473,7 @@ class Component(StrictModel):
     flapping: Flapping = Flapping()
     drills: Drills = Drills()
     aws: AwsSettings | None = Field(None, description="overrides the catalog's aws settings")
+    alerts: AlertSettings = AlertSettings()
 
     @field_validator("depends_on")
     @classmethod
@@ -566,6 +568,7 @@ class Catalog(StrictModel):
     aws: AwsSettings = Field(
         default_factory=AwsSettings, description="region, profile, endpoint_url of AWS components"
     )
+    api: ApiSettings = ApiSettings()
     components: dict[ComponentName, Component] = Field(min_length=1)
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
     _state_scheme = field_validator("state", mode="before")(_state_url)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from paramedic.cli.app import LogFormat, app, err, not_built, open_store, out, print_json
+from paramedic.cli.app import LogFormat, app, err, open_store, out, print_json
 from paramedic.cli.args import (
     CatalogArg,
     CatalogOpt,
@@ -25,20 +25,25 @@ def run(
     catalog_opt: CatalogOpt = None,
     listen: Annotated[
         str | None,
-        typer.Option(metavar="HOST:PORT", help="(not built yet: see the API section)"),
+        typer.Option(
+            metavar="HOST:PORT", help="serve the HTTP API, dashboard and /metrics on HOST:PORT"
+        ),
     ] = None,
+    insecure_listen: Annotated[
+        bool, typer.Option("--insecure-listen", help="allow plain HTTP on a non-loopback address")
+    ] = False,
     log_format: Annotated[
         LogFormat, typer.Option("--log-format", help="decision log format")
     ] = LogFormat.text,
 ) -> None:
     """The agent: watch, detect, recover, notify (until SIGTERM/SIGINT; SIGHUP reloads the catalog)."""
-    if listen:
-        not_built("run --listen", "the HTTP API and dashboard", "planned after the core")
     from paramedic.agent import run_agent
 
     path = resolve_catalog(either(catalog, catalog_opt))
     load(path)  # fail fast with the catalog's own messages
-    raise typer.Exit(run_agent(path, log_format=log_format.value))
+    raise typer.Exit(
+        run_agent(path, log_format=log_format.value, listen=listen, insecure_listen=insecure_listen)
+    )
 
 
 @app.command()
@@ -53,8 +58,17 @@ def status(
             "--pid", help="print only the pid of COMPONENT's owned process (exit 1 when none runs)"
         ),
     ] = False,
+    watch: Annotated[
+        bool, typer.Option("--watch", help="follow the running agent and redraw (Ctrl-C ends)")
+    ] = False,
+    watch_seconds: Annotated[float | None, typer.Option(hidden=True)] = None,
 ) -> None:
     """Each component's health and open incidents, from the state store."""
+    if watch:
+        from paramedic.api.watch import watch as follow
+
+        follow(load(catalog), out, lambda m: err.print(m, markup=False), seconds=watch_seconds)
+        return
     from paramedic.recovery.circuits import circuits
     from paramedic.views.owned import owned_pids
 

@@ -130,6 +130,19 @@ class ComponentRecords(StoreCore):
             rows = conn.execute(select(t.components).order_by(t.components.c.name))
             return [ComponentRow(**r._mapping) for r in rows]
 
+    def components_page(
+        self, *, after: str | None = None, limit: int = 100, state: str | None = None
+    ) -> list[ComponentRow]:
+        """Up to ``limit`` components named after ``after``, by name; of one state when asked."""
+        c = t.components.c
+        query = select(t.components).order_by(c.name).limit(limit)
+        if after is not None:
+            query = query.where(c.name > after)
+        if state is not None:
+            query = query.where(c.state == state)
+        with self._read() as conn:
+            return [ComponentRow(**r._mapping) for r in conn.execute(query)]
+
     def component(self, name: str) -> ComponentRow:
         """One component; NotFound when the store has never seen it."""
         with self._read() as conn:

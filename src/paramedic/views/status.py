@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
 from rich.table import Table
+from rich.text import Text
 
 from paramedic.catalog.duration import format_duration
 from paramedic.recovery.budget import Circuit, CircuitState
@@ -38,11 +39,22 @@ def render_status(
 ) -> None:
     """Print the components' health (with the pid of each owned process), their open circuits
     and the way out, and the open incidents."""
+    console.print(status_view(components, incidents, now=now, pids=pids, circuits=circuits))
+
+
+def status_view(
+    components: Sequence[ComponentRow],
+    incidents: Sequence[IncidentRow],
+    *,
+    now: datetime,
+    pids: Mapping[str, int | None] | None = None,
+    circuits: Mapping[str, Circuit] | None = None,
+) -> RenderableType:
+    """The components' table, the open circuits and the open incidents, as one renderable
+    (``status --watch`` redraws it)."""
     if not components:
-        console.print(
-            "no component has been seen yet: start the agent with `paramedic run CATALOG`"
-        )
-        return
+        return "no component has been seen yet: start the agent with `paramedic run CATALOG`"
+    parts: list[RenderableType] = []
     table = Table(title="components", title_justify="left", expand=False)
     pids = pids or {}
     # lifetime counters of checks, so "12 (1 failed)" and not a "failed" column read as a state
@@ -71,19 +83,19 @@ def render_status(
             str(pids.get(row.name) or "-"),
             note,
         )
-    console.print(table)
+    parts.append(table)
     for row in components:
         circuit = (circuits or {}).get(row.name)
         if circuit is not None and circuit.state is not CircuitState.closed:
-            console.print(
+            line = (
                 f"{row.name}: {circuit.reason}; its next failure is escalated, not recovered."
-                f" Get it out with `{circuit.escape(row.name)}`",
-                markup=False,
-                soft_wrap=True,  # a command split over two lines cannot be copied
+                f" Get it out with `{circuit.escape(row.name)}`"
             )
+            # never wrapped: a command split over two lines cannot be copied
+            parts.append(Text(line, no_wrap=True, overflow="ignore"))
     if not incidents:
-        console.print("no open incident")
-        return
+        parts.append("no open incident")
+        return Group(*parts)
     open_table = Table(title="open incidents", title_justify="left")
     for column in ("incident", "component", "state", "failed", "reason"):  # failed: … ago
         open_table.add_column(column, no_wrap=column != "reason")
@@ -92,4 +104,5 @@ def render_status(
         open_table.add_row(
             incident.id, incident.component, state, _ago(now, incident.failed_at), incident.reason
         )
-    console.print(open_table)
+    parts.append(open_table)
+    return Group(*parts)
