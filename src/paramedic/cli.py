@@ -116,6 +116,17 @@ def run(
     log_format: Annotated[
         LogFormat, typer.Option("--log-format", help="decision log format")
     ] = LogFormat.text,
+    name: Annotated[
+        str | None,
+        typer.Option(help="several agents of this catalog on one host: this one's name"),
+    ] = None,
+    restart_on_fence: Annotated[
+        bool,
+        typer.Option(
+            "--restart-on-fence/--no-restart-on-fence",
+            help="after losing its lease: re-execute and rejoin (default) or exit 75",
+        ),
+    ] = True,
 ) -> None:
     """The agent: watch, detect, recover, notify (until SIGTERM/SIGINT; SIGHUP reloads the catalog)."""
     if listen:
@@ -124,7 +135,9 @@ def run(
 
     path = catalog or default_catalog()
     load(path)  # fail fast with the catalog's own messages
-    raise typer.Exit(run_agent(path, log_format=log_format.value))
+    raise typer.Exit(
+        run_agent(path, log_format=log_format.value, name=name, restart_on_fence=restart_on_fence)
+    )
 
 
 # ---------------------------------------------------------------- reading the store

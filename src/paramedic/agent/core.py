@@ -12,6 +12,10 @@ long-running services, each an object with ``start()``/``stop()``:
 - ``ScheduledDrills``: drills whose time has come
 - ``Reload``: SIGHUP re-reads the catalog
 - ``AwsSide``: EventBridge events, CloudWatch metrics, DynamoDB claims (when configured)
+- ``Membership``: the lease, the division of components between agents, takeovers
+
+Only the components this agent owns have a watch, a started provider and a
+scheduled check; a new division adds and removes them (``_redivide``).
 """
 
 from __future__ import annotations
@@ -19,12 +23,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import socket
 from typing import Any, TextIO
 
 from paramedic.agent.aws import AwsSide
 from paramedic.agent.backups import Backups
 from paramedic.agent.drills import ScheduledDrills
 from paramedic.agent.housekeeping import Housekeeping
+from paramedic.agent.membership import Identity, Membership, identity_for
 from paramedic.agent.paging import Paging
 from paramedic.agent.parts import AgentParts, Loop, Watch
 from paramedic.agent.reload import Reload
@@ -40,7 +46,7 @@ from paramedic.clock import Clock, RealClock
 from paramedic.decisions import DecisionLog
 from paramedic.detect import Detector
 from paramedic.errors import NotBuiltYet, ParamedicError, ProviderUnavailable
-from paramedic.lock import agent_lock
+from paramedic.lock import agent_lock, named_agent_lock
 from paramedic.notify import Notifier
 from paramedic.providers.base import Provider
 from paramedic.providers.registry import build_provider
@@ -62,7 +68,10 @@ class Agent:
         clock: Clock | None = None,
         log_format: str = "text",
         decision_stream: TextIO | None = None,
+        name: str | None = None,
+        restart_on_fence: bool = True,
     ) -> None:
+        """``name``: one of several agents of this catalog on one host (``run --name``)."""
         self.parts = AgentParts(
             catalog=catalog,
             clock=clock or RealClock(),
@@ -74,6 +83,22 @@ class Agent:
         self.started_at = self.parts.clock.now()
         self._services: list[Loop] = []
         self._housekeeping: Housekeeping | None = None
+        self.name = name
+        run_dir = str(catalog.resolve_path(catalog.agent.run_dir))
+        self.me: Identity = identity_for(
+            run_dir,
+            self.started_at,
+            catalog.agent.tags,
+            f"{socket.gethostname()}:{name}" if name else None,
+        )
+        self.membership = Membership(
+            self.parts,
+            self.me,
+            redivide=self._redivide,
+            resume=self.watching.resume,
+            restart_on_fence=restart_on_fence,
+        )
+        self.watching.membership = self.membership
 
     @property
     def catalog(self) -> Catalog:
@@ -94,7 +119,9 @@ class Agent:
 
     async def run(self) -> int:
         """Run until stopped; returns the process exit code."""
-        with agent_lock(self.catalog.resolve_path(self.catalog.agent.run_dir)):
+        run_dir = self.catalog.resolve_path(self.catalog.agent.run_dir)
+        lock = named_agent_lock(run_dir, self.name) if self.name else agent_lock(run_dir)
+        with lock:
             await self._start()
             try:
                 self._install_signals()
@@ -124,7 +151,7 @@ class Agent:
         parts = self.parts
         last = self._housekeeping.last_tick if self._housekeeping else parts.clock.monotonic()
         return AgentSnapshot(
-            agent_id=self.aws.agent_id,
+            agent_id=self.me.name,
             started_at=self.started_at,
             catalog=str(parts.catalog.source),
             components=len(parts.watches),
@@ -154,8 +181,10 @@ class Agent:
             catalog.notify, clock=parts.clock, record=self.paging.record, aws=catalog.aws
         )
         await self.aws.start()
+        owned = await self.membership.join()  # SQLite refuses a second agent here
         for name, comp in catalog.components.items():
-            parts.watches[name] = Watch(Detector(name, comp.health), self._provider(name))
+            if name in owned:
+                parts.watches[name] = Watch(Detector(name, comp.health), self._provider(name))
         self._housekeeping = Housekeeping(parts, self.watching, self.paging)
         self._housekeeping.refresh_pauses()
         parts.scheduler = CheckScheduler(
@@ -175,6 +204,7 @@ class Agent:
             check=self._verification_check,
             notifier=parts.notifier,
             hooks=self.watching,
+            fence=self.membership,
         )
         workflow.install(engine)
         backup_service = BackupService(
@@ -182,6 +212,7 @@ class Agent:
         )
         backups = Backups(parts, backup_service)
         self._services = [
+            self.membership,
             self._housekeeping,
             backups,
             RpoWatch(parts, backups),
@@ -193,17 +224,25 @@ class Agent:
                 watch.provider.on_exit = self.watching.on_exit  # type: ignore[attr-defined]
                 await self._start_provider(name, watch.provider)
             parts.scheduler.set(name, catalog.components[name].health)
-        await durable.launch(catalog.state_url())  # resumes recoveries a crash interrupted
+        executor = self.me.executor_id if self.membership.shared else "local"
+        await durable.launch(catalog.state_url(), executor)  # resumes what a crash interrupted
         await self.watching.resume_open_incidents()
         count = len(parts.watches)
+        of = (
+            f" of {len(catalog.components)} (agent {self.me.name})"
+            if self.membership.shared
+            else ""
+        )
         parts.say(
             "-",
             "agent_started",
-            f"watching {count} component{'' if count == 1 else 's'} from {catalog.source}",
+            f"watching {count}{of} component{'' if count == 1 else 's'} from {catalog.source}",
         )
 
     async def _shutdown(self) -> None:
         parts = self.parts
+        if hasattr(parts, "store"):
+            await self.membership.leave()
         if hasattr(parts, "scheduler"):
             await parts.scheduler.aclose()
         if hasattr(parts, "store"):
@@ -232,6 +271,35 @@ class Agent:
         loop.add_signal_handler(signal.SIGHUP, lambda: self.parts.spawn(self.reload()))
 
     # ------------------------------------------------------------ components
+
+    async def _redivide(self, gained: set[str], lost: set[str]) -> None:
+        """A new division: take charge of what this agent gained, let go of what it lost.
+
+        A component let go keeps running (its provider is closed without stopping it):
+        the agent that gained it adopts it.
+        """
+        parts = self.parts
+        if not hasattr(parts, "scheduler"):
+            return  # at start: the core builds the owned watches itself
+        for name in sorted(lost):
+            parts.scheduler.remove(name)
+            watch = parts.watches.pop(name, None)
+            parts.providers.pop(name, None)
+            if watch is not None and watch.provider is not None:
+                try:
+                    await watch.provider.close(False)
+                except ParamedicError as exc:
+                    log.warning("closing provider: %s", exc)
+        for name in sorted(gained):
+            if name in parts.catalog.components:
+                await self._take_charge(name)
+                parts.scheduler.set(name, parts.catalog.components[name].health)
+        parts.say(
+            "-",
+            "redivided",
+            f"owns {len(parts.watches)} of {len(parts.catalog.components)} components "
+            f"among {len(self.membership.members)} agents (+{len(gained)} −{len(lost)})",
+        )
 
     async def _take_charge(self, name: str) -> Watch:
         """A component new to the agent (a reload): its watch, and its provider started."""
@@ -269,11 +337,17 @@ class Agent:
         return watch.provider if watch else None
 
 
-def run_agent(catalog_path: str, *, log_format: str = "text") -> int:
+def run_agent(
+    catalog_path: str,
+    *,
+    log_format: str = "text",
+    name: str | None = None,
+    restart_on_fence: bool = True,
+) -> int:
     """``paramedic run``: load the catalog and run the agent until a signal stops it."""
     catalog = load_catalog(catalog_path)
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    agent = Agent(catalog, log_format=log_format)
+    agent = Agent(catalog, log_format=log_format, name=name, restart_on_fence=restart_on_fence)
     return asyncio.run(agent.run())
