@@ -19,6 +19,7 @@ from rich.console import Console
 from typer._click import exceptions as click_exc  # typer vendors click since 0.20
 
 from paramedic import __version__
+from paramedic.cli_agents import register as register_agents
 from paramedic.cli_args import (
     CatalogArg,
     CatalogOpt,
@@ -41,6 +42,7 @@ app = typer.Typer(
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 app.add_typer(aws_app, name="aws")
+register_agents(app)
 
 out = Console(highlight=False, soft_wrap=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -150,12 +152,16 @@ def status(catalog: CatalogOpt = None, state: StateOpt = None, as_json: JsonOpt 
     try:
         components = store.components()
         incidents = store.incidents(open_only=True)
+        if as_json:
+            from paramedic.cli_agents import division
+
+            owners, _ = division(store, None if state else load(catalog))
     finally:
         store.close()
     if as_json:
         _print_json(
             {
-                "components": [c.to_json() for c in components],
+                "components": [{**c.to_json(), "owner": owners.get(c.name)} for c in components],
                 "open_incidents": [i.to_json() for i in incidents],
             }
         )

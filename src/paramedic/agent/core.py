@@ -126,6 +126,8 @@ class Agent:
             try:
                 self._install_signals()
                 scheduler = self.parts.scheduler
+                # Starting (DBOS, providers) may have taken longer than the lease's margin.
+                await self.membership.renew()
                 runner = asyncio.create_task(scheduler.run(), name="checks")
                 for service in self._services:
                     service.start()
@@ -292,7 +294,7 @@ class Agent:
                     log.warning("closing provider: %s", exc)
         for name in sorted(gained):
             if name in parts.catalog.components:
-                await self._take_charge(name)
+                await self._take_charge(name, taken_over=True)
                 parts.scheduler.set(name, parts.catalog.components[name].health)
         parts.say(
             "-",
@@ -301,10 +303,13 @@ class Agent:
             f"among {len(self.membership.members)} agents (+{len(gained)} −{len(lost)})",
         )
 
-    async def _take_charge(self, name: str) -> Watch:
-        """A component new to the agent (a reload): its watch, and its provider started."""
+    async def _take_charge(self, name: str, *, taken_over: bool = False) -> Watch:
+        """A component new to the agent (a reload, or ``taken_over`` from another agent): its
+        watch, and its provider started (a taken-over process is adopted, never started)."""
         parts = self.parts
         provider = self._provider(name)
+        if taken_over and provider is not None and hasattr(provider, "start_if_down"):
+            provider.start_if_down = False
         watch = parts.watches[name] = Watch(
             Detector(name, parts.catalog.components[name].health), provider
         )

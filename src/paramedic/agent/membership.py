@@ -131,7 +131,7 @@ class Membership(Loop):
         self.shared = store.dialect == "postgresql"
         if not self.shared:
             self._refuse_second_sqlite_agent(await asyncio.to_thread(store.leases))
-        await self._renew()
+        await self.renew()
         await self._read_and_divide()
         return set(self.owned)
 
@@ -157,7 +157,7 @@ class Membership(Loop):
     async def tick(self) -> None:
         """One heartbeat."""
         self.check_standing()
-        await self._renew()
+        await self.renew()
         await self._read_and_divide()
         await self._take_over_dead_recoveries()
 
@@ -179,7 +179,8 @@ class Membership(Loop):
         if gap is not None:
             self.stand_down(f"no lease renewal for {gap:.1f}s (its lease lasts {self.ttl_s:g}s)")
 
-    async def _renew(self) -> None:
+    async def renew(self) -> None:
+        """Renew this agent's lease now."""
         sent = self.parts.clock.monotonic()
         me = self.me
         await asyncio.to_thread(
