@@ -278,3 +278,47 @@ def test_a_zombie_agent_stands_down_and_the_new_owner_recovers_once(
         assert len(starts(workdir / "svc")) == starts_before + 1, "restarted once, by the new owner"
     finally:
         _stop_all(running)
+
+
+def test_a_fenced_agent_exits_75_when_told_not_to_restart(
+    workdir: Path, state_url: str, tcp_port: int
+) -> None:
+    write_catalog(workdir, state_url, tcp_port, free_port(), 3)
+    (workdir / "paramedic.yaml").write_text(
+        (workdir / "paramedic.yaml").read_text().replace("  web:", "  unused-web:")
+    )
+    agent = start_agent(workdir, "paramedic.yaml", "--no-restart-on-fence")
+    try:
+        wait_for("a live agent", lambda: any(x["live"] for x in agents(workdir).values()), 60)
+        agent.process.send_signal(signal.SIGSTOP)
+        time.sleep(TTL_S + 1)
+        agent.process.send_signal(signal.SIGCONT)
+        assert agent.process.wait(30) == 75
+        assert "standing down: no further action, exiting 75" in agent.log()
+    finally:
+        agent.stop()
+
+
+def test_two_agents_on_one_sqlite_file_are_refused(workdir: Path, tcp_port: int) -> None:
+    state = f"sqlite:///{workdir}/shared.db"
+    for name in ("one", "two"):
+        folder = workdir / name
+        folder.mkdir()
+        (folder / "paramedic.yaml").write_text(
+            f"version: 1\nstate: {state}\nagent: {{run_dir: ./run}}\ncomponents:\n"
+            f"  c: {{type: cache, rto: 1m, rpo: 0s, provider: process, "
+            f'spec: {{restart_command: ["true"]}}, health: {{check: tcp, port: {tcp_port}}}}}\n'
+        )
+    first = start_agent(workdir / "one")
+    try:
+        wait_for("the first agent", lambda: "agent_started" in first.log(), 60)
+        second = paramedic("run", cwd=workdir / "two", check=False)
+        assert second.returncode == 2
+        line = second.stderr.strip()
+        assert (
+            "is already used by agent" in line
+            and "several agents need state: postgresql://" in line
+        )
+        assert "Traceback" not in second.stderr and len(line.splitlines()) == 1
+    finally:
+        first.stop()
