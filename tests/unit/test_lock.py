@@ -9,7 +9,7 @@ import pytest
 
 from paramedic.drills.runner import drill_lock
 from paramedic.errors import Refused
-from paramedic.lock import agent_lock, agent_running
+from paramedic.lock import agent_lock, agent_running, named_agent_lock
 
 
 def test_a_second_agent_is_refused_naming_the_first(tmp_path: Path) -> None:
@@ -38,3 +38,18 @@ def test_a_second_drill_of_a_component_is_refused(tmp_path: Path) -> None:
         )
         with drill_lock(tmp_path, "db"):  # another component is free
             pass
+
+
+def test_named_agents_share_a_run_dir_but_each_name_runs_once(tmp_path: Path) -> None:
+    with named_agent_lock(tmp_path, "a1"), named_agent_lock(tmp_path, "a2"):
+        assert agent_running(tmp_path)
+        with (
+            pytest.raises(Refused, match="agent a1 already runs"),
+            named_agent_lock(tmp_path, "a1"),
+        ):
+            pass
+        with pytest.raises(Refused, match="another paramedic agent"), agent_lock(tmp_path):
+            pass
+    unnamed = pytest.raises(Refused, match="an unnamed paramedic agent runs")
+    with agent_lock(tmp_path), unnamed, named_agent_lock(tmp_path, "a1"):
+        pass
