@@ -11,6 +11,7 @@ botocore, OSError) are translated at the boundary with ``raise ... from exc``.
     │   └── ProviderUnavailable   its optional dependency is not installed
     ├── NotFound              a component, incident or recovery point does not exist
     ├── Refused               a safety rule forbids the action (budget, lock, guard)
+    │   └── Fenced            this agent lost its lease or the recovery: it must stand down
     └── NotBuiltYet           the capability is planned but not implemented in this version
 """
 
@@ -67,3 +68,7 @@ class Refused(ParamedicError):
 
 class NotBuiltYet(ParamedicError):
     """The command exists in the contract but its capability is not built yet."""
+
+
+class Fenced(Refused):
+    """This agent's lease lapsed, or another agent took the recovery over: it must not act."""

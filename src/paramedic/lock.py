@@ -82,6 +82,35 @@ def agent_lock(run_dir: Path, catalog: str | None = None) -> Iterator[Path]:
                     note.unlink()
 
 
+@contextlib.contextmanager
+def named_agent_lock(run_dir: Path, name: str) -> Iterator[Path]:
+    """One of several agents of this catalog on one host (``paramedic run --name``).
+
+    It holds ``agent.lock`` shared, so ``agent_running`` sees it and an unnamed agent is
+    refused, and its own ``agents/<name>.lock`` exclusively, so a name runs once.
+    """
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
+    path = run_dir / "agent.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = path.open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise Refused(
+            f"an unnamed paramedic agent runs for this catalog ({path}); stop it first"
+        ) from None
+    try:
+        own = run_dir / "agents" / f"{safe}.lock"
+        with held_lock(
+            own, lambda holder: f"agent {name} already runs (pid {holder}, {own}); stop it first"
+        ):
+            yield own
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+
 def agent_running(run_dir: Path) -> bool:
     """True when an agent holds the lock of this run dir."""
     return _holder(run_dir) is not None

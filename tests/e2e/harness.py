@@ -118,13 +118,13 @@ class Agent:
         return self.log_path.read_text() if self.log_path.exists() else ""
 
 
-def start_agent(cwd: Path, catalog: str = "paramedic.yaml") -> Agent:
-    """Start `paramedic run` with a JSON decision log captured to a file."""
+def start_agent(cwd: Path, catalog: str = "paramedic.yaml", *args: str) -> Agent:
+    """Start `paramedic run` with a JSON decision log captured to a file (``args`` added)."""
     log_path = cwd / f"agent-{time.monotonic_ns()}.log"
     handle = log_path.open("w")
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
-        [*PARAMEDIC, "run", catalog, "--log-format", "json"],
+        [*PARAMEDIC, "run", catalog, "--log-format", "json", *args],
         cwd=cwd,
         stdout=handle,
         stderr=subprocess.STDOUT,

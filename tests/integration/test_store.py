@@ -260,6 +260,7 @@ def test_incident_ids_times_and_json_shape(store: Store) -> None:
         "recovery_point_at": None,
         "target_rto_s": 30.0,
         "target_rpo_s": 0.0,
+        "agent": None,
         "open": False,
         "time_to_detect_s": 2.0,
         "rto_met": True,

@@ -11,7 +11,14 @@ import pytest
 
 from paramedic.drills.runner import drill_lock
 from paramedic.errors import Refused
-from paramedic.lock import AGENTS_DIR_ENV, agent_lock, agent_running, agents_here, running_agents
+from paramedic.lock import (
+    AGENTS_DIR_ENV,
+    agent_lock,
+    agent_running,
+    agents_here,
+    named_agent_lock,
+    running_agents,
+)
 
 
 def test_a_second_agent_is_refused_naming_the_first(tmp_path: Path) -> None:
@@ -103,3 +110,18 @@ def test_a_live_pid_whose_lock_is_free_is_not_an_agent(
         )
     )
     assert agents_here(tmp_path) == []
+
+
+def test_named_agents_share_a_run_dir_but_each_name_runs_once(tmp_path: Path) -> None:
+    with named_agent_lock(tmp_path, "a1"), named_agent_lock(tmp_path, "a2"):
+        assert agent_running(tmp_path)
+        with (
+            pytest.raises(Refused, match="agent a1 already runs"),
+            named_agent_lock(tmp_path, "a1"),
+        ):
+            pass
+        with pytest.raises(Refused, match="another paramedic agent"), agent_lock(tmp_path):
+            pass
+    unnamed = pytest.raises(Refused, match="an unnamed paramedic agent runs")
+    with agent_lock(tmp_path), unnamed, named_agent_lock(tmp_path, "a1"):
+        pass

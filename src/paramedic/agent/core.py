@@ -12,6 +12,10 @@ long-running services, each an object with ``start()``/``stop()``:
 - ``ScheduledDrills``: drills whose time has come
 - ``Reload``: SIGHUP re-reads the catalog
 - ``AwsSide``: EventBridge events, CloudWatch metrics, DynamoDB claims (when configured)
+- ``Membership``: the lease, the division of components between agents, takeovers
+
+Only the components this agent owns have a watch, a started provider and a
+scheduled check; a new division adds and removes them (``_redivide``).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import socket
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -26,6 +31,7 @@ from paramedic.agent.aws import AwsSide
 from paramedic.agent.backups import Backups
 from paramedic.agent.drills import ScheduledDrills
 from paramedic.agent.housekeeping import Housekeeping
+from paramedic.agent.membership import Identity, Membership, identity_for
 from paramedic.agent.paging import Paging
 from paramedic.agent.parts import AgentParts, Loop, Watch, detector_for
 from paramedic.agent.reload import Reload
@@ -40,14 +46,13 @@ from paramedic.clock import Clock, RealClock
 from paramedic.decisions import DecisionLog
 from paramedic.discover.watch import DriftWatch
 from paramedic.errors import NotBuiltYet, ParamedicError, ProviderUnavailable
-from paramedic.lock import agent_lock
+from paramedic.lock import agent_lock, named_agent_lock
 from paramedic.notify import Notifier
 from paramedic.providers.base import Provider
 from paramedic.providers.registry import build_provider
 from paramedic.recovery import durable, workflow
 from paramedic.recovery.engine import RecoveryEngine
 from paramedic.register import register_components
-from paramedic.report.text import plural
 from paramedic.store import Store
 
 if TYPE_CHECKING:
@@ -69,7 +74,10 @@ class Agent:
         decision_stream: TextIO | None = None,
         listen: Listen | None = None,
         reads_need_token: bool = False,
+        name: str | None = None,
+        restart_on_fence: bool = True,
     ) -> None:
+        """``name``: one of several agents of this catalog on one host (``run --name``)."""
         self.parts = AgentParts(
             catalog=catalog,
             clock=clock or RealClock(),
@@ -83,12 +91,28 @@ class Agent:
         self._housekeeping: Housekeeping | None = None
         self.backups: Backups | None = None
         self.checks_task: asyncio.Task[None] | None = None
+        self.name = name
+        run_dir = str(catalog.resolve_path(catalog.agent.run_dir))
+        self.me: Identity = identity_for(
+            run_dir,
+            self.started_at,
+            catalog.agent.tags,
+            f"{socket.gethostname()}:{name}" if name else None,
+        )
+        self.membership = Membership(
+            self.parts,
+            self.me,
+            redivide=self._redivide,
+            resume=self.watching.resume,
+            restart_on_fence=restart_on_fence,
+        )
+        self.watching.membership = self.membership
         self.face: AgentFace | None = None
+        """The HTTP API, dashboard and /metrics (``--listen``); None when not serving."""
         if listen is not None:  # the API's imports (FastAPI, prometheus-client) only when served
             from paramedic.api.face import AgentFace
 
             self.face = AgentFace(self, listen, reads_need_token=reads_need_token)
-        """The HTTP API, dashboard and /metrics (``--listen``); None when not serving."""
 
     @property
     def catalog(self) -> Catalog:
@@ -110,11 +134,19 @@ class Agent:
     async def run(self) -> int:
         """Run until stopped; returns the process exit code."""
         run_dir = self.catalog.resolve_path(self.catalog.agent.run_dir)
-        with agent_lock(run_dir, self.catalog.source):  # noted: a bare `paramedic status` finds it
+        # the catalog is noted: a bare `paramedic status` run from this folder finds it
+        lock = (
+            named_agent_lock(run_dir, self.name)
+            if self.name
+            else agent_lock(run_dir, self.catalog.source)
+        )
+        with lock:
             await self._start()
             try:
                 self._install_signals()
                 scheduler = self.parts.scheduler
+                # Starting (DBOS, providers) may have taken longer than the lease's margin.
+                await self.membership.renew()
                 runner = self.checks_task = asyncio.create_task(scheduler.run(), name="checks")
                 for service in self._services:
                     service.start()
@@ -161,8 +193,10 @@ class Agent:
             catalog.notify, clock=parts.clock, record=self.paging.record, aws=catalog.aws
         )
         await self.aws.start()
+        owned = await self.membership.join()  # SQLite refuses a second agent here
         for name, comp in catalog.components.items():
-            parts.watches[name] = Watch(detector_for(name, comp), self._provider(name))
+            if name in owned:
+                parts.watches[name] = Watch(detector_for(name, comp), self._provider(name))
         self._housekeeping = Housekeeping(parts, self.watching, self.paging)
         self._housekeeping.refresh_pauses()
         self._housekeeping.resets = parts.store.circuit_resets()  # a fresh detector forgets all
@@ -183,6 +217,7 @@ class Agent:
             check=self._verification_check,
             notifier=parts.notifier,
             hooks=self.watching,
+            fence=self.membership,
         )
         workflow.install(engine)
         backup_service = BackupService(
@@ -190,6 +225,7 @@ class Agent:
         )
         backups = self.backups = Backups(parts, backup_service)
         self._services = [
+            self.membership,
             self._housekeeping,
             backups,
             RpoWatch(parts, backups),
@@ -206,16 +242,27 @@ class Agent:
                 watch.provider.on_exit = self.watching.on_exit  # type: ignore[attr-defined]
                 await self._start_provider(name, watch.provider)
             parts.scheduler.set(name, catalog.components[name].health)
-        await durable.launch(catalog.state_url())  # resumes recoveries a crash interrupted
+        executor = self.me.executor_id if self.membership.shared else "local"
+        await durable.launch(catalog.state_url(), executor)  # resumes what a crash interrupted
         await self.watching.resume_open_incidents()
+        count = len(parts.watches)
+        of = (
+            f" of {len(catalog.components)} (agent {self.me.name})"
+            if self.membership.shared
+            else ""
+        )
+        counted = len(catalog.components) if self.membership.shared else count
+        word = "component" if counted == 1 else "components"
         parts.say(
             "-",
             "agent_started",
-            f"watching {plural(len(parts.watches), 'component')} from {catalog.source}",
+            f"watching {count}{of} {word} from {catalog.source}",
         )
 
     async def _shutdown(self) -> None:
         parts = self.parts
+        if hasattr(parts, "store"):
+            await self.membership.leave()
         if hasattr(parts, "scheduler"):
             await parts.scheduler.aclose()
         if hasattr(parts, "store"):
@@ -245,10 +292,42 @@ class Agent:
 
     # ------------------------------------------------------------ components
 
-    async def _take_charge(self, name: str) -> Watch:
-        """A component new to the agent (a reload): its watch, and its provider started."""
+    async def _redivide(self, gained: set[str], lost: set[str]) -> None:
+        """A new division: take charge of what this agent gained, let go of what it lost.
+
+        A component let go keeps running (its provider is closed without stopping it):
+        the agent that gained it adopts it.
+        """
+        parts = self.parts
+        if not hasattr(parts, "scheduler"):
+            return  # at start: the core builds the owned watches itself
+        for name in sorted(lost):
+            parts.scheduler.remove(name)
+            watch = parts.watches.pop(name, None)
+            parts.providers.pop(name, None)
+            if watch is not None and watch.provider is not None:
+                try:
+                    await watch.provider.close(False)
+                except ParamedicError as exc:
+                    log.warning("closing provider: %s", exc)
+        for name in sorted(gained):
+            if name in parts.catalog.components:
+                await self._take_charge(name, taken_over=True)
+                parts.scheduler.set(name, parts.catalog.components[name].health)
+        parts.say(
+            "-",
+            "redivided",
+            f"owns {len(parts.watches)} of {len(parts.catalog.components)} components "
+            f"among {len(self.membership.members)} agents (+{len(gained)} −{len(lost)})",
+        )
+
+    async def _take_charge(self, name: str, *, taken_over: bool = False) -> Watch:
+        """A component new to the agent (a reload, or ``taken_over`` from another agent): its
+        watch, and its provider started (a taken-over process is adopted, never started)."""
         parts = self.parts
         provider = self._provider(name)
+        if taken_over and provider is not None and hasattr(provider, "start_if_down"):
+            provider.start_if_down = False
         watch = parts.watches[name] = Watch(
             detector_for(name, parts.catalog.components[name]), provider
         )
@@ -296,6 +375,8 @@ def run_agent(
     log_format: str = "text",
     listen: str | None = None,
     insecure_listen: bool = False,
+    name: str | None = None,
+    restart_on_fence: bool = True,
 ) -> int:
     """``paramedic run``: load the catalog and run the agent until a signal stops it."""
     from paramedic.api.listen import check_exposure, parse_listen
@@ -316,5 +397,7 @@ def run_agent(
         log_format=log_format,
         listen=where,
         reads_need_token=where is not None and not where.loopback,
+        name=name,
+        restart_on_fence=restart_on_fence,
     )
     return asyncio.run(agent.run())

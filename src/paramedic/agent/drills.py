@@ -38,8 +38,8 @@ class ScheduledDrills(Loop):
         for name, why in self.schedule.skipped:
             parts.say(name, "drill_skipped", why, at=now)
         self.schedule.skipped.clear()
-        if due is None:
-            return
+        if due is None or due.component not in parts.watches:
+            return  # nothing due, or another agent owns it (several agents)
         from paramedic.drills import DrillRunner
 
         runner = DrillRunner(

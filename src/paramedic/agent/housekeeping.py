@@ -89,6 +89,8 @@ class Housekeeping(Loop):
         for incident in self.parts.store.incidents(open_only=True):
             if incident.id in self._escalated_rto or incident.state == "blocked":
                 continue
+            if incident.component not in self.parts.watches:
+                continue  # another agent owns it (several agents): that one pages
             if (now - incident.failed_at).total_seconds() > incident.target_rto_s:
                 self._escalated_rto.add(incident.id)
                 await self.paging.notify(

@@ -24,8 +24,10 @@ from paramedic.store.components import CheckTally
 
 if TYPE_CHECKING:
     from paramedic.agent.aws import AwsSide
+    from paramedic.agent.membership import Membership
     from paramedic.agent.paging import Paging
     from paramedic.checks.result import CheckResult
+    from paramedic.store import IncidentRow
 
 CLAIMED_BY = "agent "
 """``blocked_by`` of an incident another agent claimed (``agent HOST:RUN_DIR``)."""
@@ -55,6 +57,8 @@ class Watching:
         self._checks: dict[str, CheckTally] = {}
         self.listeners: list[Callable[[str, bool, float], None]] = []
         """Called with (component, ok, duration) after each check (the API's metrics)."""
+        self.membership: Membership | None = None
+        """Set by the core: the lease, the division, standing down."""
 
     # ------------------------------------------------------------ checks → decisions
 
@@ -72,6 +76,9 @@ class Watching:
         parts = self.parts
         watch = parts.watches.get(name)
         if watch is None:
+            return
+        if self.membership is not None and not self.membership.may_act():
+            self.membership.check_standing()  # a stall (SIGSTOP): nothing of this run acts again
             return
         before = watch.detector.state
         failing_dep = (
@@ -163,6 +170,8 @@ class Watching:
             return
         batch, self._checks = list(self._checks.values()), {}
         await asyncio.to_thread(self.parts.store.record_checks, batch)
+        if self.membership is not None and self.membership.shared:
+            await asyncio.to_thread(self.parts.store.count_checks, self.membership.agent, batch)
 
     async def _carry_out(self, name: str, decision: Any) -> None:
         store = self.parts.store
@@ -185,6 +194,7 @@ class Watching:
                 return
             self.parts.watches[name].detector.recovery_started()
             self.parts.spawn(self.aws.mirror(incident.to_json()))
+            self._run_by_me(incident.id)
             await self.start_workflow(incident.id)
         elif kind == DecisionKind.blocked:
             if store.open_incident_of(name) is None:
@@ -239,17 +249,46 @@ class Watching:
 
         await asyncio.create_task(start(), context=contextvars.Context())
 
+    def _run_by_me(self, incident_id: str) -> None:
+        """Record this agent as the one running the incident's recovery (several agents)."""
+        membership = self.membership
+        if membership is not None and membership.shared:
+            self.parts.store.take_over(incident_id, membership.agent, membership.ttl_s)
+
     async def resume_open_incidents(self) -> None:
-        """At start: blocked incidents go back to their detectors, the others resume recovering."""
-        for incident in self.parts.store.incidents(open_only=True):
-            watch = self.parts.watches.get(incident.component)
-            if watch is None:
+        """At start: open incidents of the components this agent owns, run by it or by nobody
+        alive (its previous run, a dead agent), are resumed here."""
+        for incident in self.parts.store.incidents(open_only=True, limit=100_000):
+            if incident.component not in self.parts.watches:
                 continue
-            if incident.state == "blocked":
-                watch.detector.mark_blocked(incident.blocked_by or "?", incident.failed_at)
-                continue
-            watch.detector.recovery_started()
+            membership = self.membership
+            if membership is not None and membership.shared:
+                taken = self.parts.store.take_over(incident.id, membership.agent, membership.ttl_s)
+                if not taken:
+                    continue  # another live agent runs it
+            await self.resume(incident)
+
+    async def resume(self, incident: IncidentRow) -> None:
+        """Carry on with an open incident: a blocked one goes back to its detector, the others'
+        recovery workflow runs here (resumed from its recorded steps when another run began it)."""
+        watch = self.parts.watches.get(incident.component)
+        if watch is None:
+            return
+        if incident.state == "blocked":
+            watch.detector.mark_blocked(incident.blocked_by or "?", incident.failed_at)
+            return
+        watch.detector.recovery_started()
+        membership = self.membership
+        if membership is None or not membership.shared:
             await self.start_workflow(incident.id)
+            return
+        from paramedic.recovery import durable
+
+        async def hand_over() -> str:
+            return await durable.resume(incident.id, membership.me.executor_id)
+
+        done = await asyncio.create_task(hand_over(), context=contextvars.Context())
+        self.parts.say(incident.component, "recovery_resumed", f"{incident.id}: {done}")
 
     async def dependency_recovered(self, name: str) -> None:
         """``name`` is healthy again: its blocked dependents are checked now."""

@@ -37,7 +37,7 @@ from paramedic.catalog.aws import (
     TargetHealthCheck,
 )
 from paramedic.catalog.base import CheckBase, StrictModel
-from paramedic.catalog.duration import Duration
+from paramedic.catalog.duration import Duration, format_duration
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
 ComponentName = Annotated[str, Field(pattern=NAME_PATTERN)]
@@ -474,6 +474,11 @@ class Component(StrictModel):
     drills: Drills = Drills()
     aws: AwsSettings | None = Field(None, description="overrides the catalog's aws settings")
     alerts: AlertSettings = AlertSettings()
+    agent_tags: list[str] = Field(
+        default_factory=list,
+        description="several agents: only agents carrying every one of these tags (agent.tags) "
+        "may own this component; `host:NAME` pins it to the agents on host NAME",
+    )
 
     @field_validator("depends_on")
     @classmethod
@@ -527,6 +532,34 @@ class Agent(StrictModel):
         description="AWS: dynamodb://TABLE_PREFIX: agents claim each recovery exactly once "
         "through DynamoDB conditional writes and mirror incidents and the audit log there",
     )
+    heartbeat: Duration = Field(
+        timedelta(seconds=2),
+        description="several agents on one PostgreSQL: how often this agent renews its lease",
+    )
+    lease_ttl: Duration = Field(
+        timedelta(seconds=10),
+        description="a lease not renewed for this long (by the database's clock) is dead and "
+        "its components go to the other agents; at least 3 × heartbeat",
+    )
+    tags: list[str] = Field(
+        default_factory=list,
+        description="what this agent can reach; components with agent_tags go only to agents "
+        "carrying all of them (every agent also carries host:HOSTNAME)",
+    )
+
+    @model_validator(mode="after")
+    def _lease_outlives_heartbeats(self) -> Agent:
+        # Patroni's rule (loop_wait + 2 x retry_timeout ≤ ttl): two renewals may fail in a row
+        # before the lease ends, and the agent stands down one heartbeat before it does.
+        if self.heartbeat.total_seconds() <= 0:
+            raise ValueError("heartbeat must be longer than 0s")
+        if self.heartbeat * 3 > self.lease_ttl:
+            raise ValueError(
+                f"lease_ttl must be at least 3 × heartbeat ({format_duration(self.heartbeat * 3)}), "
+                f"not {format_duration(self.lease_ttl)}; raise agent.lease_ttl or lower "
+                "agent.heartbeat"
+            )
+        return self
 
 
 STATE_SCHEMES = (

@@ -35,6 +35,17 @@ def run(
     log_format: Annotated[
         LogFormat, typer.Option("--log-format", help="decision log format")
     ] = LogFormat.text,
+    name: Annotated[
+        str | None,
+        typer.Option(help="several agents of this catalog on one host: this one's name"),
+    ] = None,
+    restart_on_fence: Annotated[
+        bool,
+        typer.Option(
+            "--restart-on-fence/--no-restart-on-fence",
+            help="after losing its lease: re-execute and rejoin (default) or exit 75",
+        ),
+    ] = True,
 ) -> None:
     """The agent: watch, detect, recover, notify (until SIGTERM/SIGINT; SIGHUP reloads the catalog)."""
     from paramedic.agent import run_agent
@@ -42,7 +53,14 @@ def run(
     path = resolve_catalog(either(catalog, catalog_opt))
     load(path)  # fail fast with the catalog's own messages
     raise typer.Exit(
-        run_agent(path, log_format=log_format.value, listen=listen, insecure_listen=insecure_listen)
+        run_agent(
+            path,
+            log_format=log_format.value,
+            listen=listen,
+            insecure_listen=insecure_listen,
+            name=name,
+            restart_on_fence=restart_on_fence,
+        )
     )
 
 
@@ -84,6 +102,11 @@ def status(
         incidents = store.incidents(component, open_only=True)
         budgets = None if loaded is None else {n: c.budget for n, c in loaded.components.items()}
         circuit = circuits(store, components, budgets, now)
+        owners: dict[str, str | None] = {}
+        if as_json:
+            from paramedic.cli.agents import division
+
+            owners, _ = division(store, loaded)
     finally:
         store.close()
     pids = owned_pids(loaded) if loaded is not None else {}
@@ -106,6 +129,7 @@ def status(
                         "failed_checks_total": c.failures_total,
                         "pid": pids.get(c.name),
                         "circuit": circuit[c.name].to_json(c.name),
+                        "owner": owners.get(c.name),
                     }
                     for c in components
                 ],

@@ -22,6 +22,7 @@ from paramedic import __version__
 # isort: off
 from paramedic.cli import catalog_verbs  # noqa: F401
 from paramedic.cli import agent_verbs  # noqa: F401
+from paramedic.cli import agents  # noqa: F401
 from paramedic.cli import recovery_verbs  # noqa: F401
 from paramedic.cli import data_verbs  # noqa: F401
 from paramedic.cli import evidence_verbs  # noqa: F401

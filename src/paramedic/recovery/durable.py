@@ -12,6 +12,8 @@ queue without any socket of our own.
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import logging
 from pathlib import Path
 from typing import Any
@@ -56,8 +58,19 @@ class ResumedByRecovery(logging.Filter):
         return not record.getMessage().startswith(self.NOISE)
 
 
+def takeover_queue(executor_id: str) -> str:
+    """The DBOS queue only this run listens to: recoveries it takes over are put there."""
+    digest = hashlib.blake2b(executor_id.encode(), digest_size=6).hexdigest()
+    return f"paramedic-takeover-{digest}"
+
+
 async def launch(state_url: str, executor_id: str = "local") -> None:
-    """Start DBOS in this process (call from inside the running event loop) and recover pending recoveries."""
+    """Start DBOS in this process (call from inside the running event loop) and recover pending recoveries.
+
+    Several agents share one system database: each has its own ``executor_id`` and
+    listens to the shared recovery queue and its own takeover queue only (DBOS would
+    otherwise dequeue from every queue any agent registered).
+    """
     global _launched
     from dbos import DBOS
 
@@ -78,14 +91,48 @@ async def launch(state_url: str, executor_id: str = "local") -> None:
     }
     try:
         DBOS(config=config)  # type: ignore[arg-type]
+        mine = takeover_queue(executor_id)
+        DBOS.listen_queues([QUEUE, mine])
         DBOS.launch()
         await DBOS.register_queue_async(QUEUE, polling_interval_sec=0.2)
+        await DBOS.register_queue_async(mine, polling_interval_sec=0.2)
     except Exception as exc:
         _safe_destroy()
         raise StoreError(
             f"cannot start the durable workflow engine on {_redacted(state_url)}: {exc}"
         ) from exc
     _launched = True
+
+
+async def resume(incident_id: str, executor_id: str) -> str:
+    """Run ``incident_id``'s workflow in this process, whoever started it; says what was done.
+
+    A PENDING workflow of another (dead) executor is handed to this run's takeover queue:
+    DBOS's dequeue admits one runner, which replays the recorded steps and runs the rest.
+    A workflow never started is started here; one already running here is left alone.
+    """
+    from dbos import DBOS, SetWorkflowID
+    from dbos._dbos import _get_dbos_instance
+
+    from paramedic.recovery import workflow
+
+    status = await DBOS.get_workflow_status_async(incident_id)
+    if status is None:
+        with SetWorkflowID(incident_id):
+            await DBOS.start_workflow_async(workflow.recovery_workflow, incident_id, None)
+        return "started"
+    if status.status != "PENDING" or status.executor_id == executor_id:
+        return f"left as it is ({status.status} on {status.executor_id})"
+    # DBOS's public recovery API re-enqueues every pending workflow of an executor onto its
+    # internal queue, which every agent polls; this hands over one workflow, to this run only.
+    sys_db = _get_dbos_instance()._sys_db
+    moved = await asyncio.to_thread(
+        sys_db.reenqueue_for_recovery,
+        incident_id,
+        [str(status.executor_id)],
+        takeover_queue(executor_id),
+    )
+    return "resumed" if moved else "left as it is (taken already)"
 
 
 def shutdown() -> None:

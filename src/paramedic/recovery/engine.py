@@ -22,11 +22,12 @@ from paramedic.catalog.duration import format_duration
 from paramedic.catalog.model import Catalog, Event
 from paramedic.checks.result import CheckResult
 from paramedic.clock import Clock
-from paramedic.errors import ParamedicError
+from paramedic.errors import Fenced, ParamedicError
 from paramedic.notify import Notice
 from paramedic.providers.base import ActionContext, Provider
 from paramedic.recovery import actions
 from paramedic.recovery.budget import check_budget
+from paramedic.recovery.fencing import Fence, fence_args, stand_down, standing
 from paramedic.recovery.ladder import (
     KEEPS_DATA_IN_PLACE,
     backoff_before,
@@ -71,6 +72,8 @@ class RecoveryEngine:
     notifier: NoticeSink
     hooks: RecoveryHooks | None = None
     actor: str = "agent"
+    fence: Fence | None = None
+    """Several agents: every step first checks this agent may still act on the incident."""
     _logs: dict[str, list[str]] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ steps
@@ -82,6 +85,7 @@ class RecoveryEngine:
 
         ``force`` (``recover --force``) bypasses an open circuit, audited as such.
         """
+        standing(self.fence, self.store, incident_id, claim=True)
         incident = self.store.incident(incident_id)
         name = incident.component
         component = self.catalog.components[name]
@@ -198,9 +202,17 @@ class RecoveryEngine:
             strategy = strategy.model_copy(update={"target": target})
         seq = step["seq"]
         started = self.clock.now()
-        row = self.store.start_step(
-            incident_id, seq=seq, strategy=step["strategy"], started_at=started
-        )
+        standing(self.fence, self.store, incident_id)
+        try:
+            row = self.store.start_step(
+                incident_id,
+                seq=seq,
+                strategy=step["strategy"],
+                started_at=started,
+                fence=fence_args(self.fence),
+            )
+        except Fenced as exc:
+            stand_down(self.fence, str(exc))
         if row.ended_at is not None:  # finished before a crash: do not act twice
             replay: dict[str, Any] = {
                 "ok": row.status == "succeeded",
@@ -268,6 +280,7 @@ class RecoveryEngine:
 
     async def close(self, incident_id: str, outcome: Mapping[str, Any]) -> dict[str, Any]:
         """The incident is recovered: measure RTO/RPO against the targets and tell everyone."""
+        standing(self.fence, self.store, incident_id)
         incident = self.store.incident(incident_id)
         if incident.state == "recovered":
             return incident.to_json()
@@ -307,6 +320,7 @@ class RecoveryEngine:
 
     async def escalate(self, incident_id: str, reason: str) -> dict[str, Any]:
         """Nothing worked (or the budget is spent): hand the incident to a human."""
+        standing(self.fence, self.store, incident_id)
         incident = self.store.incident(incident_id)
         if incident.state == "escalated":
             return incident.to_json()

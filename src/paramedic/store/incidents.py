@@ -9,9 +9,10 @@ from typing import Any
 from sqlalchemy import Connection, select
 from sqlalchemy.exc import IntegrityError
 
-from paramedic.errors import NotFound, Refused
+from paramedic.errors import Fenced, NotFound, Refused
 from paramedic.store import tables as t
 from paramedic.store.core import SYSTEM_ACTOR, StoreCore, clip, no_incident
+from paramedic.store.leases import fence_problem
 from paramedic.store.rows import (
     ApprovalRow,
     ApprovalState,
@@ -223,10 +224,19 @@ class IncidentRecords(StoreCore):
         started_at: datetime,
         dry_run: bool = False,
         detail: str = "",
+        fence: tuple[str, float] | None = None,
     ) -> StepRow:
-        """Record that step ``seq`` of an incident started; returns the existing row if it did."""
+        """Record that step ``seq`` of an incident started; returns the existing row if it did.
+
+        ``fence`` (agent, lease ttl): in the same transaction, Fenced unless that agent's
+        lease is fresh by the database's clock and the incident is still its recovery.
+        """
         started_at = as_utc(started_at)
         with self._write(audited=True) as conn:
+            if fence is not None:
+                problem = fence_problem(conn, incident_id, fence[0], fence[1], self._now())
+                if problem is not None:
+                    raise Fenced(problem)
             existing = self._find_step(conn, incident_id, seq)
             if existing is not None:
                 return existing

@@ -182,6 +182,8 @@ class IncidentRow(_Row):
     recovery_point_at: datetime | None
     target_rto_s: float
     target_rpo_s: float
+    agent: str | None = None
+    """The agent running its recovery (several agents on one PostgreSQL), else None."""
 
     @property
     def is_open(self) -> bool:
@@ -323,3 +325,19 @@ class AuditVerdict(_Row):
     checked: int
     first_bad_seq: int | None
     reason: str
+
+
+@dataclass(frozen=True)
+class LeaseRow(_Row):
+    """One agent's lease: who it is, and how long ago it renewed by the database's clock."""
+
+    name: str
+    host: str
+    pid: int
+    run_start: datetime
+    executor_id: str
+    tags: list[str]
+    catalog: str
+    renewed_at: datetime
+    age_s: float
+    """Seconds since the last renewal, by the database's clock."""

@@ -17,12 +17,13 @@ from paramedic.store.components import ComponentRecords
 from paramedic.store.connect import HINT, WRITE, make_engine, parse_target, reason
 from paramedic.store.evidence import EvidenceRecords
 from paramedic.store.incidents import IncidentRecords
+from paramedic.store.leases import LeaseRecords
 from paramedic.store.migrate import upgrade
 
 
-class Store(ComponentRecords, IncidentRecords, EvidenceRecords, CircuitRecords):
+class Store(ComponentRecords, IncidentRecords, EvidenceRecords, CircuitRecords, LeaseRecords):
     """Components, incidents and their steps, approvals, recovery points, drills,
-    notifications and the hash-chained audit log."""
+    notifications, the hash-chained audit log and the agents' leases."""
 
     @classmethod
     def open(cls, url: str, *, create: bool = True, clock: Clock | None = None) -> Store:

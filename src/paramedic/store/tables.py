@@ -102,6 +102,8 @@ incidents = Table(
     Column("recovery_point_at", UTCDateTime, nullable=True),
     Column("target_rto_s", Float, nullable=False),
     Column("target_rpo_s", Float, nullable=False),
+    # The agent running the recovery (several agents): it keeps the component until it closes.
+    Column("agent", String(NAME), nullable=True),
     Index(None, "component", "detected_at"),
     # One recovery at a time: at most one open incident per component, held by the database.
     Index(
@@ -216,4 +218,29 @@ audit_head = Table(
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("seq", BigInteger, nullable=False),
     Column("hash", String(64), nullable=False),
+)
+
+agent_leases = Table(
+    "agent_leases",
+    metadata,
+    # One row per agent name (host:run dir), kept across its restarts; renewed_at is written
+    # with the database's clock so that the agents' own clocks never matter.
+    Column("name", String(NAME), primary_key=True),
+    Column("host", String(NAME), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("run_start", UTCDateTime, nullable=False),
+    Column("executor_id", String(NAME), nullable=False),
+    Column("tags", JSON, nullable=False),
+    Column("catalog", Text, nullable=False),
+    Column("renewed_at", UTCDateTime, nullable=False),
+)
+
+agent_checks = Table(
+    "agent_checks",
+    metadata,
+    # How many checks each agent ran per component: proof that one agent checks each one.
+    Column("agent", String(NAME), primary_key=True),
+    Column("component", String(NAME), primary_key=True),
+    Column("checks", BigInteger, nullable=False),
+    Column("last_at", UTCDateTime, nullable=False),
 )

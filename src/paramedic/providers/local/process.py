@@ -85,6 +85,9 @@ class ProcessProvider:
         """Called at once with (component, exit code) when the owned process exits on its own."""
         self._clock = clock or RealClock()
         self._run_dir = catalog.resolve_path(catalog.agent.run_dir) / name
+        self.start_if_down = True
+        """False for a component taken over from another agent: adopt its process, never start
+        it silently; a dead one is then a failure its check detects and its recovery restarts."""
         self._log_dir = catalog.resolve_path(catalog.agent.log_dir)
         self._primary: OwnedProcess | None = None
         self._extras: dict[int, OwnedProcess] = {}
@@ -171,7 +174,7 @@ class ProcessProvider:
             if adopted is not None:
                 await self._stop(adopted, "its command changed in the catalog")
                 self._primary = self._spawn_primary("agent start; command changed in the catalog")
-            else:
+            elif self.start_if_down:
                 self._primary = self._spawn_primary("agent start")
 
     async def close(self, stop_owned: bool) -> None:

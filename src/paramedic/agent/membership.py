@@ -1,0 +1,259 @@
+"""Membership: this agent's lease, the division of components, takeovers and standing down.
+
+Every ``agent.heartbeat`` the loop renews this agent's lease row (stamped with
+the database's clock), reads every lease, divides the components over the
+live agents (``ownership.divide``) and hands the core what this agent gained
+and lost. For each component it owns whose open incident was being recovered
+by an agent whose lease is dead, it takes the incident over (compare and set
+in the store) and resumes its workflow.
+
+Fail-stop, after Patroni's watchdog: when this agent sees that its last
+successful renewal is older than ``ttl − heartbeat`` (the store was out of
+reach, or the process was SIGSTOPped), it stands down: one decision line, then
+the process re-executes itself, so nothing of the old run acts again and it
+rejoins as a fresh run of the same name (owned processes keep running and are
+adopted, as after a crash). With ``--no-restart-on-fence`` it exits 75 instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, NoReturn
+
+from paramedic.agent.lease import Standing, is_live
+from paramedic.agent.ownership import HOST_TAG, Member, divide, placements
+from paramedic.agent.parts import AgentParts, Loop
+from paramedic.errors import ParamedicError, StoreError
+
+if TYPE_CHECKING:
+    from paramedic.store import IncidentRow, LeaseRow
+
+log = logging.getLogger("paramedic.agent")
+
+FENCED_EXIT = 75
+"""Exit code of an agent that stood down with ``--no-restart-on-fence`` (EX_TEMPFAIL)."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who this agent is: a stable name (``host:run dir``) and this run of it."""
+
+    name: str
+    host: str
+    pid: int
+    run_start: datetime
+    tags: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def executor_id(self) -> str:
+        """The DBOS executor id of this run: unique per run, so DBOS never auto-resumes a dead
+        run's workflows by itself (the new owner of each component does)."""
+        return f"{self.name}@{self.run_start.isoformat()}"
+
+    def member(self) -> Member:
+        """This agent as the division sees it."""
+        return Member(self.name, self.host, self.tags)
+
+
+def identity_for(run_dir: str, run_start: datetime, tags: list[str], name: str | None) -> Identity:
+    """This process's identity: ``name`` or ``HOST:RUN_DIR``, the host, pid and run start."""
+    host = socket.gethostname()
+    return Identity(name or f"{host}:{run_dir}", host, os.getpid(), run_start, frozenset(tags))
+
+
+def member_of(lease: LeaseRow) -> Member:
+    """A lease row as the division sees it."""
+    tags = frozenset(t for t in lease.tags if not t.startswith(HOST_TAG))
+    return Member(lease.name, lease.host, tags)
+
+
+Redivide = Callable[[set[str], set[str]], Awaitable[None]]
+"""The core's answer to a new division: (gained, lost) component names."""
+Resume = Callable[["IncidentRow"], Awaitable[None]]
+"""Resume an incident this agent just took over."""
+
+
+class Membership(Loop):
+    """Renews the lease, divides the components, takes over dead agents' recoveries."""
+
+    name = "membership"
+
+    def __init__(
+        self,
+        parts: AgentParts,
+        me: Identity,
+        *,
+        redivide: Redivide,
+        resume: Resume,
+        restart_on_fence: bool = True,
+    ) -> None:
+        super().__init__()
+        self.parts = parts
+        self.me = me
+        self._redivide = redivide
+        self._resume = resume
+        self.restart_on_fence = restart_on_fence
+        agent = parts.catalog.agent
+        self.standing = Standing(agent.heartbeat.total_seconds(), agent.lease_ttl.total_seconds())
+        self.members: list[Member] = []
+        self.division: dict[str, str | None] = {}
+        self.owned: set[str] = set()
+        self.shared = True
+        """False on SQLite: one agent, nobody to take over, so no fencing."""
+        # orig_argv keeps ``-m paramedic.cli``; sys.argv would name the module's file instead.
+        self.exec_argv: list[str] = [sys.executable, *sys.orig_argv[1:]]
+
+    @property
+    def agent(self) -> str:
+        """This agent's name (the fence of its recovery steps)."""
+        return self.me.name
+
+    @property
+    def ttl_s(self) -> float:
+        """The lease's time to live, in seconds."""
+        return self.standing.ttl_s
+
+    # ------------------------------------------------------------ joining
+
+    async def join(self) -> set[str]:
+        """First renewal and division at start; returns the components this agent owns.
+
+        On SQLite another live agent of a different name is refused (one agent per file).
+        """
+        store = self.parts.store
+        self.shared = store.dialect == "postgresql"
+        if not self.shared:
+            self._refuse_second_sqlite_agent(await asyncio.to_thread(store.leases))
+        await self.renew()
+        await self._read_and_divide()
+        return set(self.owned)
+
+    def _refuse_second_sqlite_agent(self, leases: list[LeaseRow]) -> None:
+        for lease in leases:
+            if lease.name != self.me.name and is_live(lease.age_s, self.ttl_s):
+                raise StoreError(
+                    f"state store {self.parts.store.url} is already used by agent {lease.name}; "
+                    "several agents need state: postgresql://…"
+                )
+
+    # ------------------------------------------------------------ the loop
+
+    async def run(self) -> None:
+        """Every heartbeat: check the gap, renew, divide, take over."""
+        while True:
+            await self.parts.clock.sleep(self.standing.heartbeat_s)
+            try:
+                await self.tick()
+            except ParamedicError as exc:  # the store is out of reach: the gap check decides
+                self.parts.say("-", "lease_not_renewed", str(exc))
+
+    async def tick(self) -> None:
+        """One heartbeat."""
+        self.check_standing()
+        await self.renew()
+        await self._read_and_divide()
+        await self._take_over_dead_recoveries()
+
+    def may_act(self) -> bool:
+        """May this agent act now: its last renewal is younger than ``ttl − heartbeat``."""
+        if not self.shared:
+            return True
+        return self.standing.may_act(self.parts.clock.monotonic())
+
+    def owns(self, component: str) -> bool:
+        """Does this agent own ``component`` in the current division?"""
+        return component in self.owned
+
+    def check_standing(self) -> None:
+        """Stand down when the last renewal is past ``ttl − heartbeat`` (after a stall)."""
+        if not self.shared:
+            return
+        gap = self.standing.lapsed(self.parts.clock.monotonic())
+        if gap is not None:
+            self.stand_down(f"no lease renewal for {gap:.1f}s (its lease lasts {self.ttl_s:g}s)")
+
+    async def renew(self) -> None:
+        """Renew this agent's lease now."""
+        sent = self.parts.clock.monotonic()
+        me = self.me
+        await asyncio.to_thread(
+            self.parts.store.renew_lease,
+            me.name,
+            host=me.host,
+            pid=me.pid,
+            run_start=me.run_start,
+            executor_id=me.executor_id,
+            tags=sorted(me.tags | {f"{HOST_TAG}{me.host}"}),
+            catalog=str(self.parts.catalog.source),
+        )
+        # Measured from when the renewal was sent: the database may have stamped it then.
+        self.standing.renewed(sent)
+
+    async def _read_and_divide(self) -> None:
+        store = self.parts.store
+        leases = await asyncio.to_thread(store.leases)
+        recovering = await asyncio.to_thread(store.recovering_agents)
+        members = [member_of(x) for x in leases if is_live(x.age_s, self.ttl_s)]
+        if self.me.name not in {m.name for m in members}:
+            members.append(self.me.member())
+        self.members = members
+        self.division = divide(placements(self.parts.catalog), members, recovering)
+        owned = {n for n, agent in self.division.items() if agent == self.me.name}
+        gained, lost = owned - self.owned, self.owned - owned
+        self.owned = owned
+        if gained or lost:
+            await self._redivide(gained, lost)
+
+    async def _take_over_dead_recoveries(self) -> None:
+        """Open incidents of components this agent owns, run by a dead agent: take them over."""
+        store = self.parts.store
+        live = {m.name for m in self.members}
+        incidents = await asyncio.to_thread(store.incidents, open_only=True, limit=100_000)
+        for incident in incidents:
+            if incident.component not in self.owned or incident.agent in (self.me.name, None):
+                continue
+            if incident.agent in live:
+                continue
+            if not await asyncio.to_thread(store.take_over, incident.id, self.me.name, self.ttl_s):
+                continue
+            self.parts.say(
+                incident.component,
+                "took_over",
+                f"agent {incident.agent} is gone (lease older than {self.ttl_s:g}s); "
+                f"resuming {incident.id}",
+            )
+            await self._resume(incident)
+
+    async def leave(self) -> None:
+        """A clean stop: drop this run's lease so the other agents take its share at once."""
+        try:
+            await asyncio.to_thread(
+                self.parts.store.release_lease, self.me.name, self.me.executor_id
+            )
+        except ParamedicError as exc:
+            log.warning("releasing the lease: %s", exc)
+
+    # ------------------------------------------------------------ standing down
+
+    def stand_down(self, why: str) -> NoReturn:
+        """Stop acting at once: one decision line, then re-execute (or exit 75)."""
+        then = "restarting to rejoin" if self.restart_on_fence else f"exiting {FENCED_EXIT}"
+        self.parts.say(
+            "-",
+            "stood_down",
+            f"agent {self.me.name} lost its lease ({why}); standing down: no further action, {then}",
+        )
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        if self.restart_on_fence:
+            os.execv(self.exec_argv[0], self.exec_argv)
+        os._exit(FENCED_EXIT)
