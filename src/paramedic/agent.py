@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TextIO
 
+from paramedic import eventloop
 from paramedic.agent_aws import AwsSide
 from paramedic.backup import BackupService, next_run, rpo_exposure, verify_due
 from paramedic.catalog.loader import load_catalog
@@ -835,4 +836,4 @@ def run_agent(catalog_path: str, *, log_format: str = "text") -> int:
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     agent = Agent(catalog, log_format=log_format)
-    return asyncio.run(agent.run())
+    return eventloop.run(agent.run())
