@@ -27,9 +27,9 @@ def is_plain(check: HttpCheck) -> bool:
 
 def load_client(check: HttpCheck) -> None:
     """Import the client library that will serve ``check`` (done when it is scheduled)."""
-    importlib.import_module(
-        "paramedic.checks.http_plain" if is_plain(check) else "paramedic.checks.http_tls"
-    )
+    module = "paramedic.checks.http_plain" if is_plain(check) else "paramedic.checks.http_tls"
+    if module not in sys.modules:  # 10,000 checks scheduled: one import, not 10,000 look-ups
+        importlib.import_module(module)
 
 
 async def probe_http(check: HttpCheck, ctx: ProbeContext) -> Verdict:
