@@ -39,7 +39,7 @@ from paramedic.recovery import durable, workflow
 from paramedic.recovery.engine import RecoveryEngine
 from paramedic.register import register_components
 from paramedic.store import Store
-from paramedic.store.components import CheckTally
+from paramedic.store.components import CheckTally, Transition
 
 log = logging.getLogger("paramedic.agent")
 
@@ -123,6 +123,7 @@ class Agent:
         self._rpo_warned: set[str] = set()
         self._drill_schedule = DrillSchedule()
         self._checks: dict[str, CheckTally] = {}
+        self._transitions: list[Transition] = []
         self._native_checked: dict[str, float] = {}
         self.aws = AwsSide(catalog, self.decisions, self.clock, self._spawn)
 
@@ -320,13 +321,9 @@ class Agent:
         after = watch.detector.state
         self._tally(name, result)
         self.aws.observe(name, result.ok)
-        if after != before:
-            store.record_transition(
-                name,
-                at=result.at,
-                from_state=before.value,
-                to_state=after.value,
-                reason=decision.reason,
+        if after != before:  # written with the next flush, not on the event loop now
+            self._transitions.append(
+                Transition(name, result.at, before.value, after.value, decision.reason)
             )
         if decision.kind == DecisionKind.nothing:
             return
@@ -388,11 +385,18 @@ class Agent:
         )
 
     async def _flush_checks(self) -> None:
-        """Write the tallied checks in one transaction, off the event loop."""
-        if not self._checks or self.store is None:
+        """Write the tallied checks and the queued transitions, off the event loop."""
+        if (not self._checks and not self._transitions) or self.store is None:
             return
         batch, self._checks = list(self._checks.values()), {}
-        await asyncio.to_thread(self.store.record_checks, batch)
+        transitions, self._transitions = self._transitions, []
+        store = self.store
+
+        def write() -> None:
+            store.record_transitions(transitions)
+            store.record_checks(batch)
+
+        await asyncio.to_thread(write)
 
     async def _carry_out(self, name: str, decision: Any) -> None:
         store = self.store
@@ -517,13 +521,11 @@ class Agent:
         before = watch.detector.state
         decision = watch.detector.recovery_finished(ok, at=self.clock.now(), reason=reason)
         self.decisions.line(self.clock.now(), component, decision.kind.value, decision.reason)
-        if self.store is not None and decision.state != before:
-            self.store.record_transition(
-                component,
-                at=self.clock.now(),
-                from_state=before.value,
-                to_state=decision.state.value,
-                reason=decision.reason,
+        if decision.state != before:  # queued after the checks' own, so the order holds
+            self._transitions.append(
+                Transition(
+                    component, self.clock.now(), before.value, decision.state.value, decision.reason
+                )
             )
         if ok:
             self._spawn(self._dependency_recovered(component))

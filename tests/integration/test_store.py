@@ -667,3 +667,31 @@ def test_upsert_components_registers_thousands_at_once_and_keeps_what_the_store_
     )
     assert (web.checks_total, web.failures_total, web.paused) == (3, 1, True)
     store.upsert_components([])  # nothing to register is fine
+
+
+def test_record_transitions_writes_a_batch_in_order_and_ends_in_the_last_state(
+    store: Store,
+) -> None:
+    from paramedic.store.components import ComponentFacts, Transition
+
+    store.upsert_components(
+        [ComponentFacts("api", "application_server", "site-a", "standard", "process", 30, 0)]
+    )
+    paris = timezone(timedelta(hours=1))
+    batch = [
+        Transition("web", T0.astimezone(paris), "unknown", "healthy", "first check passed"),
+        Transition("api", T0, "unknown", "healthy", "first check passed"),
+        Transition("web", T0 + timedelta(seconds=3), "healthy", "suspect", "1 of 2 failed"),
+        Transition("web", T0 + timedelta(seconds=5), "suspect", "failed", "refused 2 x"),
+    ]
+    store.record_transitions(batch)
+    web, api = store.component("web"), store.component("api")
+    assert (web.state, web.state_since) == ("failed", T0 + timedelta(seconds=5))
+    assert (api.state, api.state_since) == ("healthy", T0)
+    assert [(tr.to_state, tr.at) for tr in store.transitions("web")] == [
+        ("failed", T0 + timedelta(seconds=5)),
+        ("suspect", T0 + timedelta(seconds=3)),
+        ("healthy", T0),
+    ]
+    assert store.transitions("web")[0].at.tzinfo is UTC
+    store.record_transitions([])  # nothing to write is fine
