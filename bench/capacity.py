@@ -86,10 +86,11 @@ async def serve(port: int) -> None:
 # ---------------------------------------------------------------- measured children
 
 
-def catalog_text(n: int, port: int) -> str:
+def catalog_text(n: int, port: int, concurrency: int = 256) -> str:
     """A catalog of ``n`` components driven (not owned) by the process provider."""
     head = "version: 1\nlocation: bench\nstate: sqlite:///paramedic.db\n"
-    head += "agent: {run_dir: ./var/run, log_dir: ./var/log}\ncomponents:\n"
+    head += f"agent: {{run_dir: ./var/run, log_dir: ./var/log, check_concurrency: {concurrency}}}\n"
+    head += "components:\n"
     block = (
         "  c{i:05d}:\n    type: application_server\n    rto: 5m\n    rpo: 0s\n"
         '    provider: process\n    spec: {{restart_command: ["true"]}}\n'
@@ -133,7 +134,7 @@ def load_agent(args: argparse.Namespace) -> tuple[Agent, float]:
 
     args.import_s = time.monotonic() - imported
     work = Path(args.work)
-    (work / "paramedic.yaml").write_text(catalog_text(args.n, args.port))
+    (work / "paramedic.yaml").write_text(catalog_text(args.n, args.port, args.concurrency))
     start = time.monotonic()
     agent = Agent(load_catalog(work / "paramedic.yaml"), decision_stream=sys.stderr)
     args.load_s = time.monotonic() - start
@@ -209,7 +210,7 @@ async def measure_agent(args: argparse.Namespace, agent: Agent, load_s: float) -
 async def measure_bare(args: argparse.Namespace) -> dict[str, Any]:
     """The same checks with nothing but asyncio, a semaphore and one shared client."""
     get, close = bare_client(args.role)
-    semaphore = asyncio.Semaphore(256)
+    semaphore = asyncio.Semaphore(args.concurrency)
     lags: list[float] = []
     finished, failed = [0], [0]
     loop = asyncio.get_running_loop()
@@ -290,7 +291,7 @@ def child(role: str, n: int, port: int, args: argparse.Namespace) -> dict[str, A
         stale.unlink()
     out = work / "result.json"
     argv = [str(PYTHON), __file__, role, f"--n={n}", f"--port={port}", f"--work={work}"]
-    argv += [f"--window={args.window}", f"--loop={args.loop}"]
+    argv += [f"--window={args.window}", f"--loop={args.loop}", f"--concurrency={args.concurrency}"]
     argv += (["--profile"] if args.profile else []) + (["--py-spy"] if args.py_spy else [])
     with (work / "log.txt").open("wb") as log:
         process = subprocess.Popen(
@@ -374,6 +375,9 @@ def main() -> int:
     parser.add_argument("--sizes", default="10000,20000,50000")
     parser.add_argument("--roles", default="agent,bare-httpx,bare-aiohttp")
     parser.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop")
+    parser.add_argument(
+        "--concurrency", type=int, default=256, help="checks at once (agent.check_concurrency)"
+    )
     parser.add_argument("--servers", type=int, default=1, help="HTTP server processes")
     parser.add_argument("--window", type=float, default=60.0, help="measured seconds")
     parser.add_argument("--profile", action="store_true", help="cProfile each child's window")
