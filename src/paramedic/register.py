@@ -6,18 +6,24 @@ from collections.abc import Iterable
 
 from paramedic.catalog.model import Catalog
 from paramedic.store import Store
+from paramedic.store.components import ComponentFacts
 
 
 def register_components(store: Store, catalog: Catalog, names: Iterable[str] | None = None) -> None:
-    """Insert or refresh the store's row of each component (all of the catalog's by default)."""
+    """Insert or refresh the store's row of each component (all of the catalog's by default),
+    in one transaction."""
+    facts = []
     for name in names if names is not None else catalog.components:
         comp = catalog.components[name]
-        store.upsert_component(
-            name,
-            type=comp.type.value,
-            location=catalog.location_of(name),
-            criticality=comp.criticality.value,
-            provider=comp.provider,
-            rto_s=comp.rto.total_seconds(),
-            rpo_s=comp.rpo.total_seconds(),
+        facts.append(
+            ComponentFacts(
+                name=name,
+                type=comp.type.value,
+                location=catalog.location_of(name),
+                criticality=comp.criticality.value,
+                provider=comp.provider,
+                rto_s=comp.rto.total_seconds(),
+                rpo_s=comp.rpo.total_seconds(),
+            )
         )
+    store.upsert_components(facts)

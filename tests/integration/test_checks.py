@@ -28,7 +28,7 @@ from paramedic.catalog.model import (
     TcpCheck,
 )
 from paramedic.checks import CheckResult, CheckScheduler, FailureClass, run_check
-from paramedic.checks.http import new_http_client
+from paramedic.checks.http_tls import new_http_client
 from paramedic.clock import FakeClock, RealClock
 from tests.servers import PostgresServer, RedisServer, free_port
 

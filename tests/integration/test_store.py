@@ -632,3 +632,67 @@ def test_paused_components_lists_only_the_paused(store: Store) -> None:
     assert [r.name for r in store.paused_components()] == ["web"]
     store.resume("web", actor="ops")
     assert store.paused_components() == []
+
+
+def test_upsert_components_registers_thousands_at_once_and_keeps_what_the_store_owns(
+    store: Store,
+) -> None:
+    from paramedic.store.components import CheckTally, ComponentFacts
+
+    at = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+    store.record_checks([CheckTally("web", checks=3, failures=1, at=at, ok=True, detail="ok")])
+    store.pause("web", until=None, reason="kernel upgrade", actor="ops")
+    n = 5000
+    facts = [
+        ComponentFacts(f"c{i:05d}", "cache", "site-b", "standard", "redis", 60.0, 1.0)
+        for i in range(n)
+    ]
+    # ``web`` is known already: its catalog facts change, its counters and pause stay
+    facts.append(ComponentFacts("web", "database", "site-c", "critical", "postgres", 300, 60))
+    store.upsert_components(facts)
+    rows = {row.name: row for row in store.components()}
+    assert len(rows) == n + 1
+    assert (rows["c00000"].type, rows["c00000"].location, rows["c00000"].rpo_s) == (
+        "cache",
+        "site-b",
+        1.0,
+    )
+    assert rows[f"c{n - 1:05d}"].provider == "redis"
+    web = rows["web"]
+    assert (web.type, web.location, web.criticality, web.provider, web.rto_s) == (
+        "database",
+        "site-c",
+        "critical",
+        "postgres",
+        300.0,
+    )
+    assert (web.checks_total, web.failures_total, web.paused) == (3, 1, True)
+    store.upsert_components([])  # nothing to register is fine
+
+
+def test_record_transitions_writes_a_batch_in_order_and_ends_in_the_last_state(
+    store: Store,
+) -> None:
+    from paramedic.store.components import ComponentFacts, Transition
+
+    store.upsert_components(
+        [ComponentFacts("api", "application_server", "site-a", "standard", "process", 30, 0)]
+    )
+    paris = timezone(timedelta(hours=1))
+    batch = [
+        Transition("web", T0.astimezone(paris), "unknown", "healthy", "first check passed"),
+        Transition("api", T0, "unknown", "healthy", "first check passed"),
+        Transition("web", T0 + timedelta(seconds=3), "healthy", "suspect", "1 of 2 failed"),
+        Transition("web", T0 + timedelta(seconds=5), "suspect", "failed", "refused 2 x"),
+    ]
+    store.record_transitions(batch)
+    web, api = store.component("web"), store.component("api")
+    assert (web.state, web.state_since) == ("failed", T0 + timedelta(seconds=5))
+    assert (api.state, api.state_since) == ("healthy", T0)
+    assert [(tr.to_state, tr.at) for tr in store.transitions("web")] == [
+        ("failed", T0 + timedelta(seconds=5)),
+        ("suspect", T0 + timedelta(seconds=3)),
+        ("healthy", T0),
+    ]
+    assert store.transitions("web")[0].at.tzinfo is UTC
+    store.record_transitions([])  # nothing to write is fine

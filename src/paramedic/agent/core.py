@@ -27,6 +27,7 @@ import socket
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
+from paramedic import eventloop
 from paramedic.agent.aws import AwsSide
 from paramedic.agent.backups import Backups
 from paramedic.agent.drills import ScheduledDrills
@@ -400,4 +401,4 @@ def run_agent(
         name=name,
         restart_on_fence=restart_on_fence,
     )
-    return asyncio.run(agent.run())
+    return eventloop.run(agent.run())

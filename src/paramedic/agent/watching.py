@@ -20,7 +20,7 @@ from paramedic.agent.parts import FAILING, AgentParts, Watch
 from paramedic.catalog.model import Component, Event
 from paramedic.detect import DecisionKind, HealthState
 from paramedic.recovery import workflow
-from paramedic.store.components import CheckTally
+from paramedic.store.components import CheckTally, Transition
 
 if TYPE_CHECKING:
     from paramedic.agent.aws import AwsSide
@@ -55,6 +55,7 @@ class Watching:
         self.paging = paging
         self.aws = aws
         self._checks: dict[str, CheckTally] = {}
+        self._transitions: list[Transition] = []
         self.listeners: list[Callable[[str, bool, float], None]] = []
         """Called with (component, ok, duration) after each check (the API's metrics)."""
         self.membership: Membership | None = None
@@ -99,13 +100,9 @@ class Watching:
         self.aws.observe(name, result.ok)
         for listener in self.listeners:
             listener(name, result.ok, result.duration_s)
-        if after != before:
-            parts.store.record_transition(
-                name,
-                at=result.at,
-                from_state=before.value,
-                to_state=after.value,
-                reason=decision.reason,
+        if after != before:  # written with the next flush, not on the event loop now
+            self._transitions.append(
+                Transition(name, result.at, before.value, after.value, decision.reason)
             )
         if decision.kind == DecisionKind.nothing:
             return
@@ -165,11 +162,18 @@ class Watching:
         )
 
     async def flush_checks(self) -> None:
-        """Write the tallied checks in one transaction, off the event loop."""
-        if not self._checks:
+        """Write the tallied checks and the queued transitions, off the event loop."""
+        if not self._checks and not self._transitions:
             return
         batch, self._checks = list(self._checks.values()), {}
-        await asyncio.to_thread(self.parts.store.record_checks, batch)
+        transitions, self._transitions = self._transitions, []
+        store = self.parts.store
+
+        def write() -> None:
+            store.record_transitions(transitions)
+            store.record_checks(batch)
+
+        await asyncio.to_thread(write)
         if self.membership is not None and self.membership.shared:
             await asyncio.to_thread(self.parts.store.count_checks, self.membership.agent, batch)
 
@@ -340,13 +344,9 @@ class Watching:
         decision = watch.detector.recovery_finished(ok, at=now, reason=reason)
         if decision.kind != DecisionKind.nothing:  # e.g. an incident opened escalated: said once
             parts.say(component, decision.kind.value, decision.reason, at=now)
-        if decision.state != before:
-            parts.store.record_transition(
-                component,
-                at=now,
-                from_state=before.value,
-                to_state=decision.state.value,
-                reason=decision.reason,
+        if decision.state != before:  # queued after the checks' own, so the order holds
+            self._transitions.append(
+                Transition(component, now, before.value, decision.state.value, decision.reason)
             )
         if ok:
             parts.spawn(self.dependency_recovered(component))

@@ -10,15 +10,19 @@ import errno
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 from paramedic.catalog.duration import format_duration
 from paramedic.checks.result import FailureClass
 
 if TYPE_CHECKING:
+    import aiohttp
     import httpx
 
     from paramedic.checks.process import ProcessProbe
+
+HttpClient: TypeAlias = "httpx.AsyncClient | aiohttp.ClientSession"
+"""What a shared HTTP client may be (see ``paramedic.checks.http``)."""
 
 _REFUSED_ERRNOS = frozenset({errno.ECONNREFUSED, errno.ENOENT})
 
@@ -53,7 +57,8 @@ class ProbeContext:
 
     timeout_s: float
     process_probe: ProcessProbe | None = None
-    http: httpx.AsyncClient | None = None
+    http: HttpClient | None = None
+    """A shared client: an aiohttp session (plain ``http://``) or an httpx client (either)."""
 
 
 def timeout_detail(seconds: float) -> str:

@@ -1,29 +1,29 @@
-"""Check kinds by name, and ``run_check``: one probe, timed, bounded, never raising."""
+"""Check kinds by name, and ``run_check``: one probe, timed, bounded, never raising.
+
+Probes whose module imports a client library (psycopg, redis, boto3 through the AWS
+session, aiohttp or httpx) are registered by ``module:function`` and imported when a check
+of their kind first runs, so an agent loads only what its catalog uses.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from paramedic.catalog.base import CheckBase
-from paramedic.checks import aws_cloudwatch, aws_compute, aws_data
-from paramedic.checks.command import probe_command
-from paramedic.checks.haproxy import probe_haproxy
 from paramedic.checks.http import probe_http
-from paramedic.checks.postgres import probe_postgres
 from paramedic.checks.probe import ProbeContext, Verdict, failed, timeout_detail
 from paramedic.checks.process import probe_process
-from paramedic.checks.redis import probe_redis
 from paramedic.checks.result import CheckResult, FailureClass
 from paramedic.checks.tcp import probe_tcp
 from paramedic.redact import redact
 
 if TYPE_CHECKING:
-    import httpx
-
     from paramedic.catalog.model import HealthCheck
+    from paramedic.checks.probe import HttpClient
     from paramedic.checks.process import ProcessProbe
     from paramedic.clock import Clock
 
@@ -34,28 +34,51 @@ Probe = Callable[[Any, ProbeContext], Awaitable[Verdict]]
 """An async function ``(check, context) -> Verdict`` for one check kind."""
 
 PROBES: dict[str, Probe] = {}
+"""The runners imported so far (and those registered as functions)."""
+
+LAZY: dict[str, str] = {
+    "command": "paramedic.checks.command:probe_command",
+    "postgres": "paramedic.checks.postgres:probe_postgres",
+    "redis": "paramedic.checks.redis:probe_redis",
+    "haproxy": "paramedic.checks.haproxy:probe_haproxy",
+}
+"""Runners by ``module:function``, imported when a check of their kind first runs."""
+
+_AWS_MODULES = (
+    "paramedic.checks.aws_compute",
+    "paramedic.checks.aws_data",
+    "paramedic.checks.aws_cloudwatch",
+)
+"""Modules with a ``PROBES`` map of ``aws.*`` kinds, imported when such a check first runs."""
 
 
 def register(kind: str, probe: Callable[[C, ProbeContext], Awaitable[Verdict]]) -> None:
     """Make ``probe`` the runner of checks whose ``check`` field is ``kind`` (replaces any)."""
+    LAZY.pop(kind, None)
     PROBES[kind] = probe
 
 
 def probe_for(kind: str) -> Probe | None:
-    """The runner of ``kind``, or None when no runner is registered."""
-    return PROBES.get(kind)
+    """The runner of ``kind`` (imported now if it was not yet), or None when none is known."""
+    probe = PROBES.get(kind)
+    if probe is not None:
+        return probe
+    if kind in LAZY:
+        module_name, _, function = LAZY.pop(kind).partition(":")
+        loaded: Probe = getattr(importlib.import_module(module_name), function)
+        PROBES[kind] = loaded
+        return loaded
+    if kind.startswith("aws."):
+        for module_name in _AWS_MODULES:
+            for aws_kind, aws_probe in importlib.import_module(module_name).PROBES.items():
+                PROBES.setdefault(aws_kind, aws_probe)
+        return PROBES.get(kind)
+    return None
 
 
 register("http", probe_http)
 register("tcp", probe_tcp)
-register("command", probe_command)
 register("process", probe_process)
-register("postgres", probe_postgres)
-register("redis", probe_redis)
-register("haproxy", probe_haproxy)
-for _module in (aws_compute, aws_data, aws_cloudwatch):
-    for _kind, _aws_probe in _module.PROBES.items():
-        register(_kind, _aws_probe)
 
 
 async def run_check(
@@ -63,13 +86,14 @@ async def run_check(
     *,
     clock: Clock,
     process_probe: ProcessProbe | None = None,
-    http: httpx.AsyncClient | None = None,
+    http: HttpClient | None = None,
 ) -> CheckResult:
     """Run one check within its timeout and return its result; never raises (but cancellation).
 
     A probe that overruns ``check.timeout`` is cancelled (``timeout``); a probe that raises
     is reported as ``error`` with the exception. ``http`` is a shared client for http checks
-    and must verify TLS as the check asks (``verify_tls``); None makes one per check.
+    (an aiohttp session for ``http://``, or an httpx client that verifies TLS as the check
+    asks); None makes one per check.
     """
     at = clock.now()
     start = clock.monotonic()
@@ -87,7 +111,7 @@ async def run_check(
 
 async def _probe(check: HealthCheck, ctx: ProbeContext) -> Verdict:
     kind = check.check
-    probe = PROBES.get(kind)
+    probe = probe_for(kind)
     if probe is None:
         return failed(FailureClass.error, f"no runner for check kind {kind!r}")
     try:

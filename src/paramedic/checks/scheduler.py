@@ -29,15 +29,17 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from paramedic.catalog.model import HttpCheck
-from paramedic.checks.http import new_http_client
-from paramedic.checks.registry import run_check
+from paramedic.checks.http import is_plain, load_client
+from paramedic.checks.registry import probe_for, run_check
 from paramedic.checks.result import CheckResult, FailureClass
 from paramedic.errors import NotFound
 
 if TYPE_CHECKING:
+    import aiohttp
     import httpx
 
     from paramedic.catalog.model import HealthCheck
+    from paramedic.checks.probe import HttpClient
     from paramedic.checks.process import ProcessProbe
     from paramedic.clock import Clock
 
@@ -61,7 +63,7 @@ class CheckRunner(Protocol):
         *,
         clock: Clock,
         process_probe: ProcessProbe | None = None,
-        http: httpx.AsyncClient | None = None,
+        http: HttpClient | None = None,
     ) -> CheckResult:
         """Run ``check`` once and return its result."""
         ...
@@ -128,6 +130,7 @@ class CheckScheduler:
         self._generations = itertools.count(1)
         self._tasks: set[asyncio.Task[None]] = set()
         self._http: dict[bool, httpx.AsyncClient] = {}
+        self._plain: aiohttp.ClientSession | None = None
         self._lags: deque[float] = deque(maxlen=lag_capacity)
         self._sleeper: asyncio.Future[None] | None = None
         self._sleep_until = -math.inf
@@ -142,6 +145,9 @@ class CheckScheduler:
         entry = self._entries.get(name)
         if entry is not None and entry.check == check:
             return
+        probe_for(check.check)  # import its probe now, not on the loop at its first run
+        if isinstance(check, HttpCheck):
+            load_client(check)
         due = self._clock.monotonic() + self._rng.uniform(0.0, check.interval.total_seconds())
         generation = next(self._generations)
         if entry is None:
@@ -235,6 +241,9 @@ class CheckScheduler:
         clients, self._http = list(self._http.values()), {}
         for client in clients:
             await client.aclose()
+        plain, self._plain = self._plain, None
+        if plain is not None:
+            await plain.close()
 
     # ------------------------------------------------------------ figures
 
@@ -347,7 +356,7 @@ class CheckScheduler:
                 probe = self._probe_for(name)
             client = None
             if isinstance(check, HttpCheck) and not self._closed:  # closed: one client per check
-                client = self._client(check.verify_tls)
+                client = self._client(check)
             return await self._runner(check, clock=self._clock, process_probe=probe, http=client)
         except Exception as exc:  # run_check never raises; a fake runner or probe_for might
             log.warning("check of %s failed unexpectedly", name, exc_info=True)
@@ -359,10 +368,20 @@ class CheckScheduler:
                 detail=f"{check.check} check failed: {type(exc).__name__}: {exc}",
             )
 
-    def _client(self, verify: bool) -> httpx.AsyncClient:
-        client = self._http.get(verify)
+    def _client(self, check: HttpCheck) -> HttpClient:
+        """The shared client for ``check``: one aiohttp session for every plain ``http://``
+        check, an httpx client per ``verify_tls`` for ``https://`` (each made when first needed)."""
+        if is_plain(check):
+            if self._plain is None:
+                from paramedic.checks.http_plain import new_plain_session
+
+                self._plain = new_plain_session()
+            return self._plain
+        client = self._http.get(check.verify_tls)
         if client is None:
-            client = self._http[verify] = new_http_client(verify=verify)
+            from paramedic.checks.http_tls import new_http_client
+
+            client = self._http[check.verify_tls] = new_http_client(verify=check.verify_tls)
         return client
 
     async def _deliver(self, name: str, result: CheckResult) -> None:

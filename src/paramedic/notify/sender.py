@@ -7,7 +7,8 @@ plugin, for one, POSTs ``{"version": "1.0", "title": ..., "message": BODY, "atta
 
 ``sns://TOPIC`` routes do not go through Apprise: ``RoutedSender`` hands them to
 ``paramedic.notify.sns.SnsSender`` (boto3, the catalog's ``aws:`` settings) and every other
-route to ``AppriseSender``.
+route to ``AppriseSender``. Apprise itself (~20 MB of plugins) is imported only when a
+route needs it, so a catalog without Apprise routes never loads it.
 """
 
 from __future__ import annotations
@@ -16,8 +17,6 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
-
-import apprise
 
 from paramedic.catalog.model import Event, NotifyRoute
 from paramedic.errors import ParamedicError
@@ -66,6 +65,8 @@ class Sender(Protocol):
 
 def notify_type(event: Event) -> str:
     """Apprise's notification type for ``event``: failure, warning, success or info."""
+    import apprise
+
     if event in _FAILURE_EVENTS:
         return str(apprise.NotifyType.FAILURE.value)
     if event in _WARNING_EVENTS:
@@ -77,6 +78,8 @@ def notify_type(event: Event) -> str:
 
 def _apprise_for(route: NotifyRoute) -> Any:
     """One Apprise object for ``route``; ParamedicError naming the route if the URL is unusable."""
+    import apprise
+
     scheme = route.url.partition("://")[0].lower() if "://" in route.url else ""
     instance = apprise.Apprise()
     plugins: Any = apprise.NotificationManager  # a singleton holding every loaded plugin
@@ -114,6 +117,8 @@ class AppriseSender:
 
     async def send(self, route: NotifyRoute, notice: Notice) -> None:
         """Deliver once; DeliveryError with Apprise's own explanation when it reports failure."""
+        import apprise
+
         instance = self._apprise.get(route.name)
         if instance is None:
             raise DeliveryError(route, "not among the routes this sender was built with")
