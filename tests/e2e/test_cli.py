@@ -214,10 +214,10 @@ def test_an_oversized_duration_in_the_catalog_is_located(tmp_path: Path) -> None
     )
 
 
-def test_run_help_does_not_promise_listen(tmp_path: Path) -> None:
+def test_run_help_says_what_listen_serves(tmp_path: Path) -> None:
     help_text = paramedic("run", "--help", cwd=tmp_path).stdout
-    assert "(not built yet: see the API section)" in help_text
-    assert "serve the HTTP API" not in help_text
+    assert "serve the HTTP API, dashboard and /metrics on HOST:PORT" in help_text
+    assert "--insecure-listen" in help_text and "not built" not in help_text
 
 
 def test_every_verb_finds_the_catalog_the_same_way(tmp_path: Path) -> None:

@@ -64,6 +64,10 @@ class Core(Protocol):
         """The agent's published figures."""
         ...
 
+    def owner_of(self, name: str) -> str | None:
+        """The agent that owns ``name`` now (None: not in the catalog, or no live agent may)."""
+        ...
+
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         """Run ``coro`` as one of the agent's tracked tasks (cancelled at shutdown)."""
         ...

@@ -75,6 +75,15 @@ class AgentFace:
         """The agent's catalog in force."""
         return self.agent.catalog
 
+    def owner_of(self, name: str) -> str | None:
+        """The agent that owns ``name`` now (this one, alone; the division, with several)."""
+        membership = self.agent.membership
+        if name not in self.agent.catalog.components:
+            return None
+        if not membership.shared:
+            return self._snapshot.agent_id
+        return membership.division.get(name)
+
     def snapshot(self) -> Snapshot:
         """The agent's published figures."""
         return self._snapshot
@@ -144,7 +153,7 @@ class AgentFace:
         run_dir = catalog.resolve_path(catalog.agent.run_dir)
         self._snapshot = replace(
             self._snapshot,
-            agent_id=f"{_hostname()}:{run_dir}",
+            agent_id=agent.me.name,
             components=len(agent.watches),
         )
         self.metrics.watch_store(parts.store, lambda: self.agent.catalog, self.snapshot)
@@ -226,9 +235,3 @@ class AgentFace:
 
         with contextlib.suppress(RuntimeError):  # no running loop: nothing to time
             self.agent.parts.spawn(asyncio.to_thread(measure))
-
-
-def _hostname() -> str:
-    import socket
-
-    return socket.gethostname()

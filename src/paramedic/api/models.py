@@ -42,6 +42,9 @@ class Component(_Out):
     paused_until: str | None
     pause_reason: str | None
     paused_by: str | None
+    circuit_reset_at: str | None = Field(
+        None, description="when an operator last closed its circuit"
+    )
     last_class: str | None = Field(None, description="failure class of the last check, if failed")
     open_incident: str | None = Field(None, description="id of the open incident, if any")
     owner_agent: str | None = Field(None, description="the agent watching it")
@@ -106,6 +109,7 @@ class Incident(_Out):
     time_to_detect_s: float
     rto_met: bool | None
     rpo_met: bool | None
+    agent: str | None = Field(None, description="the agent running its recovery (several agents)")
     steps: list[Step] = Field(default_factory=list)
 
 

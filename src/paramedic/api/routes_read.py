@@ -69,9 +69,7 @@ def component_json(ctx: ApiContext, row: ComponentRow, open_id: str | None) -> d
     out.update(
         last_class=models.failure_class(out),
         open_incident=open_id,
-        owner_agent=ctx.core.snapshot().agent_id
-        if row.name in ctx.core.catalog.components
-        else None,
+        owner_agent=ctx.core.owner_of(row.name),
     )
     return out
 

@@ -39,7 +39,11 @@ def render_status(
 ) -> None:
     """Print the components' health (with the pid of each owned process), their open circuits
     and the way out, and the open incidents."""
-    console.print(status_view(components, incidents, now=now, pids=pids, circuits=circuits))
+    for part in _parts(components, incidents, now=now, pids=pids, circuits=circuits):
+        if isinstance(part, str):  # a line naming a command: never split, so it can be copied
+            console.print(part, markup=False, soft_wrap=True)
+        else:
+            console.print(part)
 
 
 def status_view(
@@ -52,8 +56,21 @@ def status_view(
 ) -> RenderableType:
     """The components' table, the open circuits and the open incidents, as one renderable
     (``status --watch`` redraws it)."""
+    parts = _parts(components, incidents, now=now, pids=pids, circuits=circuits)
+    return Group(*(Text(p, overflow="fold") if isinstance(p, str) else p for p in parts))
+
+
+def _parts(
+    components: Sequence[ComponentRow],
+    incidents: Sequence[IncidentRow],
+    *,
+    now: datetime,
+    pids: Mapping[str, int | None] | None,
+    circuits: Mapping[str, Circuit] | None,
+) -> list[RenderableType]:
+    """The table, each open circuit's line (a ``str``), then the open incidents."""
     if not components:
-        return "no component has been seen yet: start the agent with `paramedic run CATALOG`"
+        return ["no component has been seen yet: start the agent with `paramedic run CATALOG`"]
     parts: list[RenderableType] = []
     table = Table(title="components", title_justify="left", expand=False)
     pids = pids or {}
@@ -91,11 +108,10 @@ def status_view(
                 f"{row.name}: {circuit.reason}; its next failure is escalated, not recovered."
                 f" Get it out with `{circuit.escape(row.name)}`"
             )
-            # never wrapped: a command split over two lines cannot be copied
-            parts.append(Text(line, no_wrap=True, overflow="ignore"))
+            parts.append(line)
     if not incidents:
         parts.append("no open incident")
-        return Group(*parts)
+        return parts
     open_table = Table(title="open incidents", title_justify="left")
     for column in ("incident", "component", "state", "failed", "reason"):  # failed: … ago
         open_table.add_column(column, no_wrap=column != "reason")
@@ -105,4 +121,4 @@ def status_view(
             incident.id, incident.component, state, _ago(now, incident.failed_at), incident.reason
         )
     parts.append(open_table)
-    return Group(*parts)
+    return parts

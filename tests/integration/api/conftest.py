@@ -60,6 +60,9 @@ class RecordingCore:
     def snapshot(self) -> Snapshot:
         return Snapshot("test:agent", self.started, time.monotonic(), True, 0.0, 0, 2)
 
+    def owner_of(self, name: str) -> str | None:
+        return "test:agent" if name in self.catalog.components else None
+
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         self.spawned.append(coro.__qualname__)
         coro.close()
