@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import codecs
+from collections.abc import Awaitable, Callable
+
+from paramedic.catalog.model import HttpCheck
+from paramedic.checks.probe import Verdict, failed, passed
+from paramedic.checks.result import FailureClass
 
 BODY_LIMIT = 1024 * 1024
 """Bytes of body read when looking for ``expect``: a health page is small."""
@@ -25,3 +30,19 @@ def decode(body: bytes, charset: str | None) -> str:
     except LookupError:
         codec = codecs.lookup("utf-8")
     return body[:BODY_LIMIT].decode(codec.name, errors="replace")
+
+
+async def judge(
+    what: str, code: int, check: HttpCheck, body: Callable[[], Awaitable[str]]
+) -> Verdict:
+    """The verdict on an answer: its status accepted, and ``expect`` in the body (read only then)."""
+    if not accepted(code, check.status):
+        return failed(
+            FailureClass.bad_response, f"{what} answered {code} (expected {expected(check.status)})"
+        )
+    if check.expect is not None and check.expect not in await body():
+        return failed(
+            FailureClass.bad_response,
+            f"{what} answered {code} without {check.expect!r} in the body",
+        )
+    return passed(f"{what} answered {code}")

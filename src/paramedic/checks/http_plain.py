@@ -18,13 +18,12 @@ import aiohttp
 from yarl import URL
 
 from paramedic.catalog.model import HttpCheck
-from paramedic.checks.http_common import BODY_LIMIT, accepted, decode, expected
+from paramedic.checks.http_common import BODY_LIMIT, decode, judge
 from paramedic.checks.probe import (
     Verdict,
     connect_failure,
     failed,
     first_line,
-    passed,
     timeout_detail,
 )
 from paramedic.checks.result import FailureClass
@@ -77,18 +76,7 @@ async def _send(session: aiohttp.ClientSession, check: HttpCheck, timeout_s: flo
             allow_redirects=False,
             timeout=aiohttp.ClientTimeout(total=timeout_s),
         ) as response:
-            code = response.status
-            if not accepted(code, check.status):
-                return failed(
-                    FailureClass.bad_response,
-                    f"{what} answered {code} (expected {expected(check.status)})",
-                )
-            if check.expect is not None and check.expect not in await _body(response):
-                return failed(
-                    FailureClass.bad_response,
-                    f"{what} answered {code} without {check.expect!r} in the body",
-                )
-            return passed(f"{what} answered {code}")
+            return await judge(what, response.status, check, lambda: _body(response))
     except TimeoutError:  # aiohttp's own timeouts (connect, read, total) are TimeoutErrors
         return failed(FailureClass.timeout, timeout_detail(timeout_s))
     except aiohttp.ClientConnectorError as exc:

@@ -12,14 +12,13 @@ import ssl
 import httpx
 
 from paramedic.catalog.model import HttpCheck
-from paramedic.checks.http_common import BODY_LIMIT, accepted, decode, expected
+from paramedic.checks.http_common import BODY_LIMIT, decode, judge
 from paramedic.checks.probe import (
     Verdict,
     causes,
     connect_failure,
     failed,
     first_line,
-    passed,
     timeout_detail,
 )
 from paramedic.checks.result import FailureClass
@@ -61,18 +60,7 @@ async def _send(client: httpx.AsyncClient, check: HttpCheck, timeout_s: float) -
             timeout=httpx.Timeout(timeout_s),
             follow_redirects=False,
         ) as response:
-            code = response.status_code
-            if not accepted(code, check.status):
-                return failed(
-                    FailureClass.bad_response,
-                    f"{what} answered {code} (expected {expected(check.status)})",
-                )
-            if check.expect is not None and check.expect not in await _body(response):
-                return failed(
-                    FailureClass.bad_response,
-                    f"{what} answered {code} without {check.expect!r} in the body",
-                )
-            return passed(f"{what} answered {code}")
+            return await judge(what, response.status_code, check, lambda: _body(response))
     except httpx.TimeoutException:
         return failed(FailureClass.timeout, timeout_detail(timeout_s))
     except httpx.ConnectError as exc:
