@@ -78,7 +78,11 @@ def test_a_generated_token_is_written_0600_and_read_back_by_the_cli(
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     client = client_token(catalog)
     assert client is not None and client.secret == token.secret
-    assert agent_token(catalog).secret != token.secret  # a new one at every start
+    # kept across starts: agents sharing a run dir (several named agents) share one token
+    assert agent_token(catalog).secret == token.secret
+    os.chmod(path, 0o644)  # readable by others: it may have leaked, so a new one replaces it
+    fresh = agent_token(catalog)
+    assert fresh.secret != token.secret and stat.S_IMODE(os.stat(path).st_mode) == 0o600
 
 
 def test_the_environment_and_token_file_take_precedence(

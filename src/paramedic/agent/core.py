@@ -142,8 +142,10 @@ class Agent:
             else agent_lock(run_dir, self.catalog.source)
         )
         with lock:
-            await self._start()
             try:
+                # inside the try: a start that fails half-way still releases what it took
+                # (the lease, started providers, DBOS), so other agents need not wait a ttl
+                await self._start()
                 self._install_signals()
                 scheduler = self.parts.scheduler
                 # Starting (DBOS, providers) may have taken longer than the lease's margin.
@@ -237,7 +239,12 @@ class Agent:
             catalog, clock=parts.clock, decisions=parts.decisions, notifier=parts.notifier
         )
         self._services.append(drift)
-        self.reload = Reload(parts, [backup_service, drift], self._take_charge)
+        self.reload = Reload(
+            parts,
+            [backup_service, drift, self.aws],  # each keeps the catalog it was given
+            self._take_charge,
+            shared=lambda: self.membership.shared,
+        )
         for name, watch in parts.watches.items():
             if watch.provider is not None:
                 watch.provider.on_exit = self.watching.on_exit  # type: ignore[attr-defined]
@@ -262,8 +269,6 @@ class Agent:
 
     async def _shutdown(self) -> None:
         parts = self.parts
-        if hasattr(parts, "store"):
-            await self.membership.leave()
         if hasattr(parts, "scheduler"):
             await parts.scheduler.aclose()
         if hasattr(parts, "store"):
@@ -282,6 +287,9 @@ class Agent:
         durable.shutdown()
         workflow.install(None)
         if hasattr(parts, "store"):
+            # last: while the lease stands no other agent takes over a recovery this one
+            # was still finishing (a rolling restart mid-step)
+            await self.membership.leave()
             parts.store.close()
         parts.say("-", "agent_stopped", "stopped cleanly")
 
@@ -312,7 +320,7 @@ class Agent:
                 except ParamedicError as exc:
                     log.warning("closing provider: %s", exc)
         for name in sorted(gained):
-            if name in parts.catalog.components:
+            if name in parts.catalog.components and name not in parts.watches:
                 await self._take_charge(name, taken_over=True)
                 parts.scheduler.set(name, parts.catalog.components[name].health)
         parts.say(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from paramedic.agent.paging import Paging
@@ -11,8 +12,12 @@ from paramedic.agent.parts import AgentParts, Loop
 from paramedic.agent.watching import Watching
 from paramedic.catalog.model import Event
 from paramedic.errors import ParamedicError
+from paramedic.store import ComponentRow, IncidentRow
 
 log = logging.getLogger("paramedic.agent")
+
+OPEN_INCIDENTS_READ = 1_000_000
+"""Every open incident (the store's default page of 100 would hide the oldest ones)."""
 
 
 class Housekeeping(Loop):
@@ -44,25 +49,36 @@ class Housekeeping(Loop):
         """One pass."""
         self.last_tick = self.parts.clock.monotonic()
         await self.watching.flush_checks()
-        self.refresh_pauses()
-        self.refresh_resets()
-        await self._rto_watch()
+        store = self.parts.store
+        # the store is read off the event loop: the checks must not wait for it
+        paused, resets, open_incidents = await asyncio.to_thread(
+            lambda: (
+                store.paused_components(),
+                store.circuit_resets(),
+                store.incidents(open_only=True, limit=OPEN_INCIDENTS_READ),
+            )
+        )
+        self.refresh_pauses(paused)
+        self.refresh_resets(resets)
+        await self._rto_watch(open_incidents)
 
-    def refresh_pauses(self) -> None:
-        """Read the pauses from the store (``paramedic pause`` writes them there)."""
+    def refresh_pauses(self, rows: Sequence[ComponentRow] | None = None) -> None:
+        """Apply the pauses of the store (``paramedic pause`` writes them there)."""
         parts = self.parts
         now = parts.clock.now()
-        paused_now = {row.name for row in parts.store.paused_components() if row.is_paused(now)}
+        if rows is None:
+            rows = parts.store.paused_components()
+        paused_now = {row.name for row in rows if row.is_paused(now)}
         for name, watch in parts.watches.items():
             paused = name in paused_now
             if watch.paused and not paused:
                 parts.say(name, "resumed", "maintenance over: recovering and paging again", at=now)
             watch.paused = paused
 
-    def refresh_resets(self) -> None:
+    def refresh_resets(self, resets: Mapping[str, datetime]) -> None:
         """Carry out the circuit resets operators wrote to the store (``paramedic reset``)."""
         parts = self.parts
-        for name, at in parts.store.circuit_resets().items():
+        for name, at in resets.items():
             if self.resets.get(name) == at:
                 continue
             self.resets[name] = at
@@ -83,10 +99,10 @@ class Housekeeping(Loop):
                 )
                 parts.spawn(parts.scheduler.check_now(name))
 
-    async def _rto_watch(self) -> None:
+    async def _rto_watch(self, open_incidents: Sequence[IncidentRow]) -> None:
         """Page the escalation route once for an incident open longer than its RTO."""
         now = self.parts.clock.now()
-        for incident in self.parts.store.incidents(open_only=True):
+        for incident in open_incidents:
             if incident.id in self._escalated_rto or incident.state == "blocked":
                 continue
             if incident.component not in self.parts.watches:

@@ -21,12 +21,16 @@ class Reload:
         parts: AgentParts,
         followers: Sequence[Any],
         take_charge: Callable[[str], Awaitable[Watch]],
+        shared: Callable[[], bool] = lambda: False,
     ) -> None:
         """``followers`` keep a ``catalog`` of their own that a reload replaces (the backup
         service, the drift watch); ``take_charge(name)`` builds a new component's watch and
-        starts its provider."""
+        starts its provider; ``shared()`` is True while several agents divide the catalog
+        (a new component is then taken by its owner at the next division, not by whoever
+        was sent SIGHUP)."""
         self.parts = parts
         self.followers = followers
+        self.shared = shared
         self.take_charge = take_charge
 
     async def __call__(self) -> None:
@@ -49,6 +53,8 @@ class Reload:
         for name, comp in fresh.components.items():
             old = parts.watches.get(name)
             if old is None:  # a new component: its provider is built and started now
+                if self.shared():
+                    continue  # the next division gives it to its owner, which takes charge
                 await self.take_charge(name)
                 scheduler.set(name, comp.health)
             elif old.detector.check != comp.health:

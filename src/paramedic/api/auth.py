@@ -3,6 +3,7 @@
 Order: ``api.token_file`` in the catalog, else ``PARAMEDIC_API_TOKEN``, else a
 random token the agent writes at start to ``RUN_DIR/api-token`` (mode 0600), which
 the CLI (``paramedic status --watch``) and a person with access to the run dir read.
+A private token file already there is kept (agents sharing a run dir share it).
 The token is never logged, audited, echoed in an error or put in a page.
 """
 
@@ -52,6 +53,9 @@ def agent_token(catalog: Catalog) -> Token:
     if configured is not None:
         return configured
     path = run_dir_token_path(catalog)
+    kept = _private_token(path)
+    if kept is not None:  # several named agents share a run dir: one token for all of them
+        return Token(kept, str(path))
     secret = secrets.token_urlsafe(32)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -65,6 +69,19 @@ def agent_token(catalog: Catalog) -> Token:
             f"or {ENV_VAR}, or make agent.run_dir writable"
         ) from exc
     return Token(secret, str(path))
+
+
+def _private_token(path: Path) -> str | None:
+    """The token already in ``path`` when only its owner can read it; None otherwise (a file
+    others could read may have leaked: a new token replaces it)."""
+    try:
+        info = path.stat()
+        if info.st_uid != os.getuid() or info.st_mode & 0o077:
+            return None
+        secret = path.read_text().strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return secret or None
 
 
 def configured_token(catalog: Catalog) -> Token | None:

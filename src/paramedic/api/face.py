@@ -175,7 +175,10 @@ class AgentFace:
         await self._server.start()
         self._beat = asyncio.create_task(self._heartbeat(), name="api-heartbeat")
         url: str = self._server.url
-        self._url_file = run_dir / "api-url"  # how `paramedic status --watch` finds the API
+        # how `paramedic status --watch` finds the API; a named agent (several on one run
+        # dir) writes its own, so one stopping never removes another's
+        name = getattr(agent, "name", None)
+        self._url_file = run_dir / (f"api-url.{name}" if name else "api-url")
         self._url_file.parent.mkdir(parents=True, exist_ok=True)
         self._url_file.write_text(url + "\n")
         parts.say("-", "api_listening", f"{url}/ (token from {ctx.token.source})")
