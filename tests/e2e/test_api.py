@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -182,11 +181,14 @@ def test_status_watch_follows_the_agents_events_and_polls_without_an_api(workdir
             stderr=subprocess.PIPE,
             text=True,
         )
-        time.sleep(2)  # let it connect: the stream has no history
+        # the stream has no history: kill only once the watcher says it follows it
+        assert watcher.stderr is not None
+        line = watcher.stderr.readline()
+        assert line.startswith("following "), line
         os.kill(starts(workdir / "svc")[-1], signal.SIGKILL)
         out, err = watcher.communicate(timeout=60)
         assert watcher.returncode == 0, err
-        assert f"following {agent.url}/api/v1/events" in err
+        assert line.strip() == f"following {agent.url}/api/v1/events"
         assert " web open_incident " in err and " web recovered " in err
         assert "web" in out and "healthy" in out  # the table, redrawn after the recovery
     finally:

@@ -289,7 +289,7 @@ class Agent:
         if hasattr(parts, "store"):
             # last: while the lease stands no other agent takes over a recovery this one
             # was still finishing (a rolling restart mid-step)
-            await self.membership.leave()
+            self.membership.leave()
             parts.store.close()
         parts.say("-", "agent_stopped", "stopped cleanly")
 

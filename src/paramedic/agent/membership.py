@@ -231,12 +231,14 @@ class Membership(Loop):
             )
             await self._resume(incident)
 
-    async def leave(self) -> None:
-        """A clean stop: drop this run's lease so the other agents take its share at once."""
+    def leave(self) -> None:
+        """A clean stop: drop this run's lease so the other agents take its share at once.
+
+        Called last at shutdown, after DBOS has stopped (which also closes the loop's default
+        executor, so this one small write runs here, not in a thread).
+        """
         try:
-            await asyncio.to_thread(
-                self.parts.store.release_lease, self.me.name, self.me.executor_id
-            )
+            self.parts.store.release_lease(self.me.name, self.me.executor_id)
         except ParamedicError as exc:
             log.warning("releasing the lease: %s", exc)
 

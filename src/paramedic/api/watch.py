@@ -54,14 +54,20 @@ def agent_url(catalog: Catalog) -> str | None:
     return url
 
 
-def _events(url: str, headers: dict[str, str], stop_at: float) -> Iterator[dict[str, Any] | None]:
-    """Decision lines from the stream; None at each keep-alive (so the caller can stop)."""
+def _events(
+    url: str, headers: dict[str, str], stop_at: float, opened: Callable[[], None]
+) -> Iterator[dict[str, Any] | None]:
+    """Decision lines from the stream; None at each keep-alive (so the caller can stop).
+
+    ``opened`` is called once the agent has answered: from then on no decision is missed.
+    """
     timeout = httpx.Timeout(10.0, read=5.0)
     query = "/api/v1/events?heartbeat=1"
     with httpx.stream(
         "GET", url + query, headers=headers, timeout=timeout, verify=_verify(url)
     ) as resp:
         resp.raise_for_status()
+        opened()
         for line in resp.iter_lines():
             if time.monotonic() >= stop_at:
                 return
@@ -95,8 +101,10 @@ def watch(
             if url is not None:
                 token = client_token(catalog)
                 headers = {"Authorization": f"Bearer {token.secret}"} if token else {}
-                note(f"following {url}/api/v1/events")
-                for record in _events(url, headers, stop_at):
+                events = _events(
+                    url, headers, stop_at, lambda: note(f"following {url}/api/v1/events")
+                )
+                for record in events:
                     if record is not None:
                         note(
                             f"{record.get('at', '')} {record.get('component', '-')} "
