@@ -215,7 +215,7 @@ def test_an_oversized_duration_in_the_catalog_is_located(tmp_path: Path) -> None
 
 
 def test_run_help_says_what_listen_serves(tmp_path: Path) -> None:
-    help_text = paramedic("run", "--help", cwd=tmp_path).stdout
+    help_text = " ".join(paramedic("run", "--help", cwd=tmp_path).stdout.split())  # unwrapped
     assert "serve the HTTP API, dashboard and /metrics on HOST:PORT" in help_text
     assert "--insecure-listen" in help_text and "not built" not in help_text
 
