@@ -227,7 +227,9 @@ def test_a_tab_is_said_plainly() -> None:
 def test_duplicate_key_names_the_key_and_never_its_value() -> None:
     text = catalog(WEB + "    rto: 1m\n").replace("process", "process\n    provider: pw-s3cret")
     lines = problems(text)
-    assert lines == ["c.yaml:8: duplicate key 'provider'; a key may appear once in a mapping"]
+    assert lines == [
+        "c.yaml:8: duplicate key 'provider', first on line 7; a key may appear once in a mapping"
+    ]
     assert "s3cret" not in lines[0]
 
 
