@@ -98,13 +98,23 @@ def read_yaml(text: str, file: str) -> Document | None:
     Raises CatalogError with one located problem for text that is not YAML, a key written
     twice in one mapping, a value its tag refuses (``!!int x``), or an alias bomb.
     """
+    return _read(text, file, lines=False)
+
+
+def _lines_of(text: str, file: str) -> dict[YamlPath, int]:
+    """Every key and list item's line: the text is read again, this time keeping them."""
+    document = _read(text, file, lines=True)
+    return document.source.lines if document is not None else {}
+
+
+def _read(text: str, file: str, lines: bool) -> Document | None:
     if FastParser is not None:
         try:
-            return _Builder(text, file, FastParser(text)).document()
+            return _Builder(text, file, FastParser(text), lines).document()
         except (yaml.YAMLError, RecursionError):
             pass  # read again below, for the error in the words the messages expect
     try:
-        return _Builder(text, file, _PurePythonParser(text)).document()
+        return _Builder(text, file, _PurePythonParser(text), lines).document()
     except yaml.YAMLError as exc:
         raise CatalogError([yaml_error(exc, text, file)]) from exc
     except RecursionError as exc:
@@ -114,8 +124,10 @@ def read_yaml(text: str, file: str) -> Document | None:
 class _Builder:
     """Plain data from one parser's events, filling a SourceMap as it goes."""
 
-    def __init__(self, text: str, file: str, parser: Any) -> None:
+    def __init__(self, text: str, file: str, parser: Any, lines: bool) -> None:
         self.file = file
+        self._text = text
+        self._keep_lines = lines
         self._next: Callable[[], Any] = parser.get_event
         self._peek: Callable[[], Any] = parser.peek_event
         self._implicit: dict[str, list[tuple[str, re.Pattern[str]]]]
@@ -133,7 +145,8 @@ class _Builder:
             return None
         start = self._next()  # DocumentStart
         first = self._next()
-        source = SourceMap(self.file, first.start_mark.line + 1, self.lines)
+        reread = None if self._keep_lines else lambda: _lines_of(self._text, self.file)
+        source = SourceMap(self.file, first.start_mark.line + 1, self.lines, reread)
         self.source = source
         data = self._value(first, ())
         self._next()  # DocumentEnd
@@ -152,6 +165,8 @@ class _Builder:
     # ------------------------------------------------------------ values
 
     def _record(self, path: YamlPath, line: int) -> None:
+        if not self._keep_lines:
+            return
         self.lines[path] = line
         for start, lines in self._captures:
             lines[path[start:]] = line
@@ -321,7 +336,7 @@ class _Builder:
 
     def _merge(self, out: dict[str, Any], sources: list[_Anchored], path: YamlPath) -> None:
         """Keys of ``sources`` not written in the mapping itself; the first source wins."""
-        at = self.source.line(path)
+        at = self.source.line(path) if self._keep_lines else 0  # lines read lazily, if asked
         for held in sources:
             self._counted(held.count)
             for name, value in held.value.items():
