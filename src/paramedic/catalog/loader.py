@@ -15,10 +15,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from paramedic.catalog.compose import read_yaml
 from paramedic.catalog.crosscheck import document_problems
 from paramedic.catalog.messages import validation_problems
 from paramedic.catalog.model import Catalog
-from paramedic.catalog.source import SourceMap, parse_yaml, shown, to_plain
+from paramedic.catalog.source import SourceMap, shown
 from paramedic.errors import CatalogError, Problem
 
 CATALOG_VERSION = 1
@@ -37,12 +38,12 @@ def load_catalog_text(text: str, filename: str, base_dir: Path | None = None) ->
         raise _single(
             filename, None, "is empty; a catalog needs at least 'version: 1' and 'components:'"
         )
-    document = parse_yaml(text, filename)
+    document = read_yaml(text, filename)
     if document is None:
         raise _single(
             filename, None, "holds only comments; a catalog needs 'version: 1' and 'components:'"
         )
-    data, source, problems = to_plain(document, filename)
+    data, source, problems = document.data, document.source, document.problems
     if not isinstance(data, dict):
         kind = _kind(data)
         message = f"the top level must be a mapping (version: 1, components: ...), not {kind}"

@@ -1,39 +1,28 @@
-"""YAML text to plain data, remembering the line of every key and list item.
+"""Where each part of a catalog is written, and YAML errors in a user's words.
 
-ruamel.yaml's round-trip loader keeps each mapping key's position
-(``CommentedMap.lc``); the loader turns its nodes into plain dicts, lists and
-scalars for pydantic, and keeps a ``SourceMap`` so every problem found later
-can be reported at the line of the key that causes it.
+``compose.read_yaml`` fills a ``SourceMap`` with the line of every key and list item
+while it turns the YAML into plain data, so every problem found later (by pydantic, by
+the checks across the document) is reported at the line of the key that causes it.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import warnings
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import date
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
-from ruamel.yaml.constructor import DuplicateKeyError
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.reader import ReaderError
-from ruamel.yaml.scalarbool import ScalarBoolean
+from yaml import YAMLError
+from yaml.error import MarkedYAMLError
+from yaml.reader import ReaderError
 
-from paramedic.errors import CatalogError, Problem
+from paramedic.errors import Problem
 from paramedic.redact import redact
 
 YamlPath = tuple[str | int, ...]
 """Where a value sits in the document: mapping keys and list indexes from the top."""
 
-MAX_VALUES = 1_000_000
-"""Values allowed once aliases are expanded; guards against alias bombs."""
-
 _PLAIN_KEY = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$")
-_DUPLICATE = re.compile(r'found duplicate key "(.*)" with value')
 
 
 def dotted(path: YamlPath) -> str:
@@ -51,18 +40,38 @@ def dotted(path: YamlPath) -> str:
     return "".join(out)
 
 
-@dataclass
 class SourceMap:
-    """The 1-based line of every key and list item of one document, by its path."""
+    """The 1-based line of every key and list item of one document, by its path.
 
-    file: str
-    root_line: int = 1
-    lines: dict[YamlPath, int] = field(default_factory=dict)
+    ``reread``, when given, finds the lines on first need: a valid catalog never asks, so
+    its read keeps no line map (a fifth of the read's memory at 10,000 components).
+    """
+
+    def __init__(
+        self,
+        file: str,
+        root_line: int = 1,
+        lines: dict[YamlPath, int] | None = None,
+        reread: Callable[[], dict[YamlPath, int]] | None = None,
+    ) -> None:
+        self.file = file
+        self.root_line = root_line
+        self._lines = lines if lines is not None else {}
+        self._reread = reread
+
+    @property
+    def lines(self) -> dict[YamlPath, int]:
+        """Every path's line (read again now if this map was made without them)."""
+        if self._reread is not None:
+            reread, self._reread = self._reread, None
+            self._lines.update(reread())
+        return self._lines
 
     def line(self, path: YamlPath) -> int:
         """Line of ``path``, else of its nearest ancestor present (a missing key's mapping)."""
+        lines = self.lines
         for end in range(len(path), 0, -1):
-            found = self.lines.get(path[:end])
+            found = lines.get(path[:end])
             if found is not None:
                 return found
         return self.root_line
@@ -82,21 +91,9 @@ def shown(value: object, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def parse_yaml(text: str, file: str) -> Any:
-    """Round-trip parse ``text``; a YAML error becomes a CatalogError with one located Problem."""
-    yaml = YAML(typ="rt")
-    try:
-        with warnings.catch_warnings():
-            # A reused anchor is legal YAML 1.2; ruamel only warns about it.
-            warnings.simplefilter("ignore")
-            return yaml.load(text)
-    except DuplicateKeyError as exc:
-        match = _DUPLICATE.search(str(exc.problem or ""))
-        key = f" {shown(match.group(1))}" if match else ""
-        line = exc.problem_mark.line + 1 if exc.problem_mark is not None else None
-        message = f"duplicate key{key}; a key may appear once in a mapping"
-        raise CatalogError([Problem(file, line, "", message)]) from exc
-    except MarkedYAMLError as exc:
+def yaml_error(exc: YAMLError, text: str, file: str) -> Problem:
+    """The one located Problem a YAML parser's error ``exc`` on ``text`` is for a user."""
+    if isinstance(exc, MarkedYAMLError):
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
         reason = _one_line(str(exc.problem or exc.context or "cannot be parsed"))
@@ -105,19 +102,15 @@ def parse_yaml(text: str, file: str) -> Any:
         opened = exc.context_mark.line + 1 if exc.context_mark is not None else line
         plain = plain_yaml_error(f"{exc.context or ''} {reason}", opened)
         message = f"not valid YAML: {plain}{_quoted_line(text, line)}"
-        message += f"; the parser says: {reason}"
-        raise CatalogError([Problem(file, line, "", message)]) from exc
-    except ReaderError as exc:
+        return Problem(file, line, "", f"{message}; the parser says: {redact(reason)}")
+    if isinstance(exc, ReaderError):
         line = text[: exc.position].count("\n") + 1
         char = f"#x{exc.character:04x}" if isinstance(exc.character, int) else repr(exc.character)
-        message = f"contains a character YAML does not allow ({char}); remove it"
-        raise CatalogError([Problem(file, line, "", message)]) from exc
-    except RecursionError as exc:
-        raise CatalogError([Problem(file, None, "", "nests too deeply to be read")]) from exc
-    except (YAMLError, ValueError, TypeError, AttributeError) as exc:
-        # ruamel raises plain ValueError for e.g. `!!int foo`: its reason, redacted and cut short.
-        reason = redact(_one_line(str(exc)))[:200]
-        raise CatalogError([Problem(file, None, "", f"cannot be read as YAML: {reason}")]) from exc
+        return Problem(
+            file, line, "", f"contains a character YAML does not allow ({char}); remove it"
+        )
+    reason = redact(_one_line(str(exc)))[:200]
+    return Problem(file, None, "", f"cannot be read as YAML: {reason}")
 
 
 _PLAIN = (
@@ -170,129 +163,6 @@ def _quoted_line(text: str, line: int | None) -> str:
     if line is None or not 1 <= line <= len(lines) or not lines[line - 1].strip():
         return ""
     return f" (line: {shown(redact(lines[line - 1].rstrip()), 60)})"
-
-
-class _Converter:
-    """Turns ruamel nodes into plain data while filling a SourceMap."""
-
-    def __init__(self, source: SourceMap) -> None:
-        self.source = source
-        self.problems: list[Problem] = []
-        self._count = 0
-        self._open: set[int] = set()
-
-    def convert(self, node: Any, path: YamlPath) -> Any:
-        self._count += 1
-        if self._count > MAX_VALUES:
-            message = f"holds more than {MAX_VALUES:,} values once its aliases are expanded"
-            raise CatalogError([Problem(self.source.file, None, "", message)])
-        if isinstance(node, dict | list):
-            if id(node) in self._open:
-                self.problems.append(self.source.problem(path, "refers to itself through an alias"))
-                return None
-            self._open.add(id(node))
-            try:
-                if isinstance(node, dict):
-                    return self._mapping(node, path)
-                return self._sequence(node, path)
-            finally:
-                self._open.discard(id(node))
-        return _scalar(node)
-
-    def _mapping(self, node: dict[Any, Any], path: YamlPath) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        parent_line = self.source.line(path)
-        for key, value in node.items():
-            line = _key_line(node, key, parent_line)
-            name = _key_text(key)
-            if name is None:
-                problem = Problem(
-                    self.source.file,
-                    line,
-                    dotted(path),
-                    "a key must be plain text, not a list or mapping",
-                )
-                self.problems.append(problem)
-                continue
-            child = (*path, name)
-            if name in out:
-                self.problems.append(
-                    self.source.problem(child, "duplicate key; a key may appear once")
-                )
-                continue
-            self.source.lines[child] = line
-            out[name] = self.convert(value, child)
-        return out
-
-    def _sequence(self, node: list[Any], path: YamlPath) -> list[Any]:
-        out: list[Any] = []
-        parent_line = self.source.line(path)
-        for index, item in enumerate(node):
-            child = (*path, index)
-            self.source.lines[child] = _item_line(node, index, parent_line)
-            out.append(self.convert(item, child))
-        return out
-
-
-def _key_line(node: dict[Any, Any], key: Any, fallback: int) -> int:
-    if isinstance(node, CommentedMap):
-        try:
-            return int(node.lc.key(key)[0]) + 1
-        except (KeyError, TypeError, IndexError):
-            pass  # a key brought in by a merge (<<) has no position of its own
-    return fallback
-
-
-def _item_line(node: list[Any], index: int, fallback: int) -> int:
-    if isinstance(node, CommentedSeq):
-        try:
-            return int(node.lc.item(index)[0]) + 1
-        except (KeyError, TypeError, IndexError):
-            pass
-    return fallback
-
-
-def _key_text(key: Any) -> str | None:
-    """A mapping key as text; None for a complex key (a list or mapping used as a key)."""
-    if isinstance(key, TaggedScalar):
-        key = key.value
-    if isinstance(key, bool | ScalarBoolean):
-        return "true" if key else "false"
-    if key is None:
-        return "null"
-    if isinstance(key, str | int | float | date):
-        return key.isoformat() if isinstance(key, date) else str(key)
-    return None
-
-
-def _scalar(node: Any) -> Any:
-    if isinstance(node, TaggedScalar):
-        return None if node.value is None else str(node.value)
-    if isinstance(node, bool | ScalarBoolean):
-        return bool(node)
-    if isinstance(node, int):
-        return int(node)
-    if isinstance(node, float):
-        return float(node)
-    if isinstance(node, str):
-        return str(node)
-    if node is None or isinstance(node, date):
-        return node
-    return str(node)
-
-
-def to_plain(document: Any, file: str) -> tuple[Any, SourceMap, list[Problem]]:
-    """Plain data of a parsed document, its SourceMap, and problems found converting it."""
-    root_line = 1
-    if isinstance(document, CommentedMap | CommentedSeq):
-        root_line = int(document.lc.line) + 1
-    source = SourceMap(file, root_line)
-    converter = _Converter(source)
-    try:
-        data = converter.convert(document, ())
-    except RecursionError as exc:
-        raise CatalogError([Problem(file, None, "", "nests too deeply to be read")]) from exc
-    return data, source, converter.problems
 
 
 def iter_items(value: Any) -> Iterator[tuple[int, Any]]:
