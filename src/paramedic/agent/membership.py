@@ -264,7 +264,9 @@ class Membership(Loop):
             # a component just gained goes to this agent's detector.
             from paramedic.recovery import durable
 
-            blocked = gained and incident.state == "blocked"
+            blocked = incident.state == "blocked"  # no workflow runs for it
+            if blocked and not gained:
+                return
             state = None if blocked else await durable.run_state(incident.id)
             if not blocked and not durable.is_orphaned(state, self.live_executors):
                 return
