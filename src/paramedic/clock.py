@@ -24,6 +24,10 @@ class Clock(Protocol):
         """Seconds from an arbitrary origin; never goes backwards."""
         ...
 
+    def since_boot(self) -> float:
+        """Seconds since boot, counting time the machine was suspended (a lease's age does)."""
+        ...
+
     async def sleep(self, seconds: float) -> None:
         """Wait ``seconds`` (a fake clock advances instead)."""
         ...
@@ -39,6 +43,10 @@ class RealClock:
     def monotonic(self) -> float:
         """``time.monotonic()``."""
         return time.monotonic()
+
+    def since_boot(self) -> float:
+        """``CLOCK_BOOTTIME``: unlike ``time.monotonic()`` it keeps counting through a suspend."""
+        return time.clock_gettime(time.CLOCK_BOOTTIME)
 
     async def sleep(self, seconds: float) -> None:
         """``asyncio.sleep``."""
@@ -58,6 +66,10 @@ class FakeClock:
 
     def monotonic(self) -> float:
         """The fake monotonic reading."""
+        return self._mono
+
+    def since_boot(self) -> float:
+        """The fake monotonic reading (a fake machine never suspends)."""
         return self._mono
 
     def advance(self, seconds: float | timedelta) -> None:

@@ -70,8 +70,6 @@ def recover_by_hand(
 
     ``force`` bypasses an open circuit (the budget is spent); the bypass is audited.
     """
-    from paramedic.lock import agent_running
-
     _component(catalog, name)
     plan_ladder(
         name, catalog.components[name], only
@@ -79,11 +77,12 @@ def recover_by_hand(
     store = Store.open(catalog.state_url())
     try:
         incident = open_manual_incident(catalog, store, name, only, target, force=force)
-        if agent_running(catalog.resolve_path(catalog.agent.run_dir)):
+        queue = _queue_of_running_agent(catalog, store, name)
+        if queue is not None:
             progress(f"{incident.id}: handed to the running agent")
             client = durable.DurableClient(catalog.state_url())
             try:
-                client.enqueue_recovery(incident.id, only, target, force)
+                client.enqueue_recovery(incident.id, only, target, force, queue=queue)
                 client.result(incident.id)
             finally:
                 client.close()
@@ -96,6 +95,21 @@ def recover_by_hand(
         return result
     finally:
         store.close()
+
+
+def _queue_of_running_agent(catalog: Catalog, store: Store, name: str) -> str | None:
+    """The queue of the agent that runs ``name`` now, or None when none does.
+
+    With a shared PostgreSQL store the live leases decide (an agent on another host counts;
+    this host's lock does not); on SQLite the run dir's lock.
+    """
+    from paramedic.lock import agent_running
+
+    if store.dialect == "postgresql":
+        from paramedic.agent.routing import manual_queue
+
+        return manual_queue(store, catalog, name)
+    return durable.QUEUE if agent_running(catalog.resolve_path(catalog.agent.run_dir)) else None
 
 
 def open_manual_incident(

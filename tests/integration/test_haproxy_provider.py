@@ -483,3 +483,22 @@ async def test_built_by_the_registry_describes_and_runs(site: Site) -> None:
     assert str(no_reload.value) == (
         "component 'lb': haproxy is not running, nothing to reload; use restart_service"
     )
+
+
+async def test_taken_over_start_adopts_a_running_haproxy_and_never_starts_a_stopped_one(
+    site: Site,
+) -> None:
+    """start_if_down False (taken over from another agent): adopt only."""
+    first = await site.started()
+    pid = site.track(first)
+    await first.close(stop_owned=False)
+    taker = site.provider()
+    taker.start_if_down = False
+    await taker.start()
+    assert taker.pid == pid
+    await taker.close(stop_owned=True)
+    down = site.provider()
+    down.start_if_down = False
+    await down.start()
+    assert down.pid is None
+    assert not (await site.check()).ok

@@ -140,3 +140,32 @@ def test_lease_ages_keep_growing_in_real_time(store: Store) -> None:  # noqa: F8
     first = store.leases()[0].age_s
     time.sleep(0.3)
     assert store.leases()[0].age_s >= first + 0.2
+
+
+def test_closing_or_escalating_is_fenced_in_the_transaction_that_writes_it(
+    store: Store,  # noqa: F811
+) -> None:
+    """F5: a stale agent's close or escalation changes nothing; the live owner's does."""
+    incident = open_web(store)
+    _renew(store, "a")
+    _renew(store, "b")
+    store.take_over(incident.id, "a", ttl_s=10)
+    with pytest.raises(Fenced, match="is now recovered by agent a"):
+        store.update_incident(incident.id, fence=("b", 10), state="escalated", reason="late")
+    _age_back(store, "a", 11)
+    with pytest.raises(Fenced, match="agent a lost its lease"):
+        store.update_incident(incident.id, fence=("a", 10), state="recovered", recovered_at=START)
+    assert store.incident(incident.id).state == "open"
+    _renew(store, "a")
+    done = store.update_incident(incident.id, fence=("a", 10), state="escalated", reason="r")
+    assert done.state == "escalated"
+
+
+def test_the_host_running_a_component_is_recorded_once(store: Store) -> None:  # noqa: F811
+    assert store.component_hosts() == {}
+    store.record_hosts(["web"], "h1")
+    store.record_hosts(["web"], "h1")
+    assert store.component_hosts() == {"web": "h1"}
+    assert store.component("web").host == "h1"
+    store.record_hosts(["web"], "h2")
+    assert store.component_hosts() == {"web": "h2"}

@@ -495,3 +495,24 @@ def test_spec_problems_name_the_component_and_the_fix() -> None:
         "component 'db': spec.port: Input should be less than or equal to 65535; "
         "fix it in the catalog"
     )
+
+
+async def test_taken_over_start_leaves_a_stopped_cluster_to_its_recovery(site: Site) -> None:
+    """start_if_down False (taken over from another agent): a running cluster is adopted as
+    it is, a stopped one is not started outside a recovery."""
+    catalog = site.catalog()
+    provider = PostgresProvider(catalog=catalog, name="db")
+    provider.start_if_down = False
+    running_pid = provider.postmaster_pid()
+    await provider.start()
+    assert provider.postmaster_pid() == running_pid
+    site.server.stop("immediate")
+    await provider.start()
+    assert not provider.is_running()
+    restart = STEP.validate_python({"strategy": "restart_service"})
+    started = await provider.carry_out(restart, action(catalog, "inc-1", 0))
+    assert started.output.startswith("restart_service of db: was not running: started")
+    own = PostgresProvider(catalog=catalog, name="db")
+    site.server.stop("immediate")
+    await own.start()  # its own host's agent starting: starts it
+    assert own.is_running()

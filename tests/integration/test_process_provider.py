@@ -784,3 +784,26 @@ def test_an_invalid_spec_is_one_line_naming_the_fix(tmp_path: Path) -> None:
         "component 'web': spec: give command (a process paramedic owns) or "
         "restart_command/start_command; fix it in the catalog"
     )
+
+
+async def test_taken_over_start_adopts_a_running_process_and_never_starts_a_stopped_one(
+    harness: Harness,
+) -> None:
+    """start_if_down False (taken over from another agent): adopt only."""
+    spec = {"command": [PY, "-c", "import time; time.sleep(60)"]}
+    first = harness.provider(spec, clock=harness.clock)
+    await first.start()
+    pid = harness.track(first.pid)
+    await first.close(stop_owned=False)  # the previous owner let go; the process stays
+
+    taker = harness.provider(spec, clock=harness.clock)
+    taker.start_if_down = False
+    await taker.start()
+    assert taker.pid == pid  # adopted
+
+    await taker.close(stop_owned=True)
+    fresh = harness.provider(spec, clock=harness.clock)
+    fresh.start_if_down = False
+    await fresh.start()
+    assert fresh.pid is None  # nothing started: its check finds it down
+    assert fresh.process_state()[0] is False

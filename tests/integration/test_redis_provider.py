@@ -661,3 +661,24 @@ def test_the_log_tail_keeps_output_printed_before_the_started_note(tmp_path: Pat
         "--- paramedic 2026-11-25T14:01:00.002+00:00 cache: started pid 11 (restart): x\n"
     )
     assert log_tail(log) == "Bad directive or wrong number of arguments"
+
+
+async def test_taken_over_start_adopts_a_running_server_and_never_starts_a_stopped_one(
+    site: Site,
+) -> None:
+    """start_if_down False (taken over from another agent): adopt only."""
+    pid = start_and_kill_an_agent(site)
+    taker = RedisProvider(catalog=site.catalog(), name="cache")
+    taker.start_if_down = False
+    try:
+        async with running(taker):
+            assert taker.pid == pid
+        down = RedisProvider(catalog=site.catalog(), name="cache")
+        down.start_if_down = False
+        await down.start()
+        assert down.pid is None
+        with pytest.raises(redis.exceptions.ConnectionError):
+            await site.client().ping()
+    finally:
+        if "redis-server" in " ".join(proc_cmdline(pid) or []):
+            os.kill(pid, signal.SIGKILL)

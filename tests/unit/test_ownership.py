@@ -86,3 +86,66 @@ def test_standing_lapses_one_heartbeat_before_the_lease_ends() -> None:
 def test_a_lease_is_dead_from_its_ttl_on() -> None:
     assert is_live(9.99, 10)
     assert not is_live(10.0, 10)
+
+
+def test_a_host_bound_component_stays_on_its_recorded_host_when_a_host_joins() -> None:
+    """F2: a second host joining moves no host-bound component off the host that runs it."""
+    h2 = Member("h2:/a", "h2")
+    bound = Placement(host_bound=True)
+    before = {n: owner(n, bound, [A, B]) for n in NAMES[:400]}
+    assert set(before.values()) <= {A.name, B.name}
+    after = divide(
+        {n: bound for n in NAMES[:400]}, [A, B, h2], hosts=dict.fromkeys(before, "host1")
+    )
+    assert h2.name not in after.values()
+    # without the recorded host, about half would move to h2 (what the old division did)
+    unrecorded = divide({n: bound for n in NAMES[:400]}, [A, B, h2])
+    assert 100 < sum(o == h2.name for o in unrecorded.values()) < 300
+
+
+def test_a_host_bound_component_moves_to_another_host_only_when_its_host_has_no_live_agent() -> (
+    None
+):
+    h2 = Member("h2:/a", "h2")
+    bound = Placement(host_bound=True)
+    assert owner("web", bound, [A, h2], host="host1") == A.name
+    assert owner("web", bound, [h2], host="host1") == h2.name
+    # a recorded host outside the eligible members does not keep it from them
+    tagged = Placement(frozenset({"db"}), host_bound=True)
+    db2 = Member("h2:/db", "h2", frozenset({"db"}))
+    assert owner("web", tagged, [A, db2], host="host1") == db2.name
+
+
+def test_every_local_provider_is_host_bound_and_no_aws_one_is() -> None:
+    from paramedic.providers.registry import PROVIDERS
+
+    bound = {name for name, info in PROVIDERS.items() if info.host_bound}
+    assert bound == {"process", "postgres", "redis", "files", "haproxy"}
+
+
+def test_a_workflow_is_orphaned_when_it_waits_on_a_run_that_is_gone() -> None:
+    """F4: PENDING under a dead executor, or ENQUEUED on a dead run's own queue."""
+    from paramedic.recovery.durable import QUEUE, is_orphaned, takeover_queue
+
+    live = {"a@1", "b@1"}
+    assert not is_orphaned(None, live)  # never started: nothing waits
+    assert not is_orphaned(("PENDING", "a@1", None), live)
+    assert is_orphaned(("PENDING", "c@1", None), live)
+    assert is_orphaned(("PENDING", "c@1", takeover_queue("a@1")), live)  # its runner died
+    assert not is_orphaned(("ENQUEUED", None, takeover_queue("b@1")), live)
+    assert is_orphaned(("ENQUEUED", None, takeover_queue("c@1")), live)
+    assert not is_orphaned(("ENQUEUED", None, QUEUE), live)  # every agent polls it
+    assert not is_orphaned(("SUCCESS", "c@1", None), live)
+
+
+def test_standing_is_measured_by_a_clock_that_counts_a_suspend() -> None:
+    """F5: the real clock's since_boot is CLOCK_BOOTTIME (time.monotonic stops in a suspend)."""
+    import time
+
+    from paramedic.clock import FakeClock, RealClock
+
+    assert abs(RealClock().since_boot() - time.clock_gettime(time.CLOCK_BOOTTIME)) < 1.0
+    fake = FakeClock()
+    before = fake.since_boot()
+    fake.advance(5)
+    assert fake.since_boot() == before + 5

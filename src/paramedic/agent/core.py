@@ -24,6 +24,7 @@ import asyncio
 import logging
 import signal
 import socket
+from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -197,9 +198,14 @@ class Agent:
         )
         await self.aws.start()
         owned = await self.membership.join()  # SQLite refuses a second agent here
+        hosts = self.membership.hosts
         for name, comp in catalog.components.items():
             if name in owned:
-                parts.watches[name] = Watch(detector_for(name, comp), self._provider(name))
+                provider = self._provider(name)
+                moved = hosts.get(name, self.me.host) != self.me.host
+                if provider is not None and self.membership.shared and moved:
+                    provider.start_if_down = False  # another host ran it: taken over
+                parts.watches[name] = Watch(detector_for(name, comp), provider)
         self._housekeeping = Housekeeping(parts, self.watching, self.paging)
         self._housekeeping.refresh_pauses()
         self._housekeeping.resets = parts.store.circuit_resets()  # a fresh detector forgets all
@@ -250,6 +256,7 @@ class Agent:
                 watch.provider.on_exit = self.watching.on_exit  # type: ignore[attr-defined]
                 await self._start_provider(name, watch.provider)
             parts.scheduler.set(name, catalog.components[name].health)
+        await self._record_host(parts.watches)
         executor = self.me.executor_id if self.membership.shared else "local"
         await durable.launch(catalog.state_url(), executor)  # resumes what a crash interrupted
         await self.watching.resume_open_incidents()
@@ -319,10 +326,11 @@ class Agent:
                     await watch.provider.close(False)
                 except ParamedicError as exc:
                     log.warning("closing provider: %s", exc)
-        for name in sorted(gained):
-            if name in parts.catalog.components and name not in parts.watches:
-                await self._take_charge(name, taken_over=True)
-                parts.scheduler.set(name, parts.catalog.components[name].health)
+        gained_here = sorted(
+            n for n in gained if n in parts.catalog.components and n not in parts.watches
+        )
+        if gained_here:  # never inside the membership loop: a provider's start may be slow
+            parts.spawn(self._take_charge_of_gained(gained_here))
         parts.say(
             "-",
             "redivided",
@@ -330,12 +338,32 @@ class Agent:
             f"among {len(self.membership.members)} agents (+{len(gained)} −{len(lost)})",
         )
 
+    async def _take_charge_of_gained(self, names: list[str]) -> None:
+        """Components a new division gave this agent: each adopted (never started), its open
+        incident taken over, then its checks scheduled."""
+        parts = self.parts
+        for name in names:
+            if not self.membership.owns(name) or name in parts.watches:
+                continue  # lost again meanwhile, or already in charge
+            await self._take_charge(name, taken_over=True)
+            if not self.membership.owns(name):  # lost while its provider started
+                watch = parts.watches.pop(name, None)
+                parts.providers.pop(name, None)
+                if watch is not None and watch.provider is not None:
+                    await watch.provider.close(False)
+                continue
+            try:
+                await self.membership.take_over_open_incident(name)
+            except ParamedicError as exc:
+                log.warning("taking over %s's open incident: %s", name, exc)
+            parts.scheduler.set(name, parts.catalog.components[name].health)
+
     async def _take_charge(self, name: str, *, taken_over: bool = False) -> Watch:
         """A component new to the agent (a reload, or ``taken_over`` from another agent): its
         watch, and its provider started (a taken-over process is adopted, never started)."""
         parts = self.parts
         provider = self._provider(name)
-        if taken_over and provider is not None and hasattr(provider, "start_if_down"):
+        if taken_over and provider is not None:
             provider.start_if_down = False
         watch = parts.watches[name] = Watch(
             detector_for(name, parts.catalog.components[name]), provider
@@ -344,7 +372,23 @@ class Agent:
             parts.providers[name] = provider
             provider.on_exit = self.watching.on_exit  # type: ignore[attr-defined]
             await self._start_provider(name, provider)
+            await self._record_host([name])
         return watch
+
+    async def _record_host(self, names: Iterable[str]) -> None:
+        """Record this host as running the host-bound ones of ``names`` (several agents keep
+        each on the host that runs it while an agent of that host lives)."""
+        bound = [
+            n
+            for n in names
+            if (w := self.parts.watches.get(n)) is not None
+            and w.provider is not None
+            and w.provider.info.host_bound
+            and self.membership.hosts.get(n) != self.me.host
+        ]
+        if bound:
+            await asyncio.to_thread(self.parts.store.record_hosts, bound, self.me.host)
+            self.membership.hosts.update(dict.fromkeys(bound, self.me.host))
 
     async def _start_provider(self, name: str, provider: Provider) -> None:
         """Take charge of a component; if it cannot start, its health check opens the incident."""

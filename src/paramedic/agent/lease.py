@@ -2,10 +2,12 @@
 
 Other agents judge a lease by the database's clock (``now() - renewed_at``, see
 ``store/leases.py``), so host clocks never matter between agents. The agent
-judges itself by its own monotonic clock: it stops acting once no renewal has
-succeeded for ``ttl − heartbeat``, one heartbeat before anyone else may think
-its lease dead. The monotonic clock keeps running while a process is
-SIGSTOPped, so an agent woken after a long stop knows at once that it slept.
+judges itself by its own clock since boot (``CLOCK_BOOTTIME``, ``Clock.since_boot``):
+it stops acting once no renewal has succeeded for ``ttl − heartbeat``, one
+heartbeat before anyone else may think its lease dead. That clock keeps
+running while a process is SIGSTOPped and while the machine is suspended
+(``time.monotonic`` stops during a suspend), so an agent woken after a long
+stop knows at once that it slept.
 """
 
 from __future__ import annotations

@@ -1,11 +1,14 @@
 """Membership: this agent's lease, the division of components, takeovers and standing down.
 
-Every ``agent.heartbeat`` the loop renews this agent's lease row (stamped with
-the database's clock), reads every lease, divides the components over the
-live agents (``ownership.divide``) and hands the core what this agent gained
-and lost. For each component it owns whose open incident was being recovered
-by an agent whose lease is dead, it takes the incident over (compare and set
-in the store) and resumes its workflow.
+Every ``agent.heartbeat`` one task renews this agent's lease row (stamped with
+the database's clock) and nothing else, so no dividing or takeover work can
+delay a renewal; a second loop reads every lease, divides the components over
+the live agents (``ownership.divide``) and hands the core what this agent
+gained and lost (the core takes charge of the gained ones in a task of its
+own). For each component it owns whose open incident was being recovered by
+an agent whose lease is dead, or by nobody while its workflow waits on a dead
+run, it takes the incident over (compare and set in the store) and resumes its
+workflow.
 
 Fail-stop, after Patroni's watchdog: when this agent sees that its last
 successful renewal is older than ``ttl − heartbeat`` (the store was out of
@@ -104,6 +107,10 @@ class Membership(Loop):
         self.standing = Standing(agent.heartbeat.total_seconds(), agent.lease_ttl.total_seconds())
         self.members: list[Member] = []
         self.division: dict[str, str | None] = {}
+        self.live_executors: set[str] = set()
+        """The DBOS executor ids of the live agents' runs (this one included)."""
+        self.hosts: dict[str, str] = {}
+        """Component → the host recorded as running it (host-bound components)."""
         self.owned: set[str] = set()
         self.shared = True
         """False on SQLite: one agent, nobody to take over, so no fencing."""
@@ -146,18 +153,31 @@ class Membership(Loop):
     # ------------------------------------------------------------ the loop
 
     async def run(self) -> None:
-        """Every heartbeat: check the gap, renew, divide, take over."""
+        """Every heartbeat: renew (a task of its own); divide and take over (this loop)."""
+        renewing = asyncio.create_task(self._keep_renewing(), name="lease")
+        try:
+            while True:
+                await self.parts.clock.sleep(self.standing.heartbeat_s)
+                try:
+                    await self.tick()
+                except ParamedicError as exc:
+                    self.parts.say("-", "division_not_read", str(exc))
+        finally:
+            renewing.cancel()
+            await asyncio.gather(renewing, return_exceptions=True)
+
+    async def _keep_renewing(self) -> None:
+        """Every heartbeat: check the gap, then renew; nothing else waits in this task."""
         while True:
             await self.parts.clock.sleep(self.standing.heartbeat_s)
+            self.check_standing()
             try:
-                await self.tick()
+                await self.renew()
             except ParamedicError as exc:  # the store is out of reach: the gap check decides
                 self.parts.say("-", "lease_not_renewed", str(exc))
 
     async def tick(self) -> None:
-        """One heartbeat."""
-        self.check_standing()
-        await self.renew()
+        """One division: read the leases, divide, take over dead agents' recoveries."""
         await self._read_and_divide()
         await self._take_over_dead_recoveries()
 
@@ -165,7 +185,13 @@ class Membership(Loop):
         """May this agent act now: its last renewal is younger than ``ttl − heartbeat``."""
         if not self.shared:
             return True
-        return self.standing.may_act(self.parts.clock.monotonic())
+        return self.standing.may_act(self.parts.clock.since_boot())
+
+    def owner_of(self, component: str) -> str | None:
+        """The agent owning ``component`` in the current division (None: no live agent may)."""
+        if not self.shared:
+            return self.me.name
+        return self.division.get(component)
 
     def owns(self, component: str) -> bool:
         """Does this agent own ``component`` in the current division?"""
@@ -175,13 +201,13 @@ class Membership(Loop):
         """Stand down when the last renewal is past ``ttl − heartbeat`` (after a stall)."""
         if not self.shared:
             return
-        gap = self.standing.lapsed(self.parts.clock.monotonic())
+        gap = self.standing.lapsed(self.parts.clock.since_boot())
         if gap is not None:
             self.stand_down(f"no lease renewal for {gap:.1f}s (its lease lasts {self.ttl_s:g}s)")
 
     async def renew(self) -> None:
         """Renew this agent's lease now."""
-        sent = self.parts.clock.monotonic()
+        sent = self.parts.clock.since_boot()
         me = self.me
         await asyncio.to_thread(
             self.parts.store.renew_lease,
@@ -200,11 +226,14 @@ class Membership(Loop):
         store = self.parts.store
         leases = await asyncio.to_thread(store.leases)
         recovering = await asyncio.to_thread(store.recovering_agents)
-        members = [member_of(x) for x in leases if is_live(x.age_s, self.ttl_s)]
+        self.hosts = await asyncio.to_thread(store.component_hosts)
+        live = [x for x in leases if is_live(x.age_s, self.ttl_s)]
+        members = [member_of(x) for x in live]
         if self.me.name not in {m.name for m in members}:
             members.append(self.me.member())
         self.members = members
-        self.division = divide(placements(self.parts.catalog), members, recovering)
+        self.live_executors = {x.executor_id for x in live} | {self.me.executor_id}
+        self.division = divide(placements(self.parts.catalog), members, recovering, self.hosts)
         owned = {n for n, agent in self.division.items() if agent == self.me.name}
         gained, lost = owned - self.owned, self.owned - owned
         self.owned = owned
@@ -212,24 +241,44 @@ class Membership(Loop):
             await self._redivide(gained, lost)
 
     async def _take_over_dead_recoveries(self) -> None:
-        """Open incidents of components this agent owns, run by a dead agent: take them over."""
+        """Open incidents of components this agent owns and watches, run by a dead agent (or by
+        nobody while their workflow waits on a dead run): take them over."""
         store = self.parts.store
-        live = {m.name for m in self.members}
         incidents = await asyncio.to_thread(store.incidents, open_only=True, limit=100_000)
         for incident in incidents:
-            if incident.component not in self.owned or incident.agent in (self.me.name, None):
-                continue
-            if incident.agent in live:
-                continue
-            if not await asyncio.to_thread(store.take_over, incident.id, self.me.name, self.ttl_s):
-                continue
-            self.parts.say(
-                incident.component,
-                "took_over",
-                f"agent {incident.agent} is gone (lease older than {self.ttl_s:g}s); "
-                f"resuming {incident.id}",
-            )
-            await self._resume(incident)
+            if incident.component in self.owned and incident.component in self.parts.watches:
+                await self._take_over_if_orphaned(incident, gained=False)
+
+    async def take_over_open_incident(self, component: str) -> None:
+        """A component this agent just took charge of: take over its open incident unless a live
+        agent runs it (before its checks are scheduled, so no check rewrites it)."""
+        incident = await asyncio.to_thread(self.parts.store.open_incident_of, component)
+        if incident is not None:
+            await self._take_over_if_orphaned(incident, gained=True)
+
+    async def _take_over_if_orphaned(self, incident: IncidentRow, *, gained: bool) -> None:
+        if incident.agent == self.me.name or incident.agent in {m.name for m in self.members}:
+            return  # this run's own, or a live agent's
+        if incident.agent is None:
+            # Nobody recorded: orphaned when its workflow waits on a dead run; a blocked one of
+            # a component just gained goes to this agent's detector.
+            from paramedic.recovery import durable
+
+            blocked = incident.state == "blocked"  # no workflow runs for it
+            if blocked and not gained:
+                return
+            state = None if blocked else await durable.run_state(incident.id)
+            if not blocked and not durable.is_orphaned(state, self.live_executors):
+                return
+            why = "its workflow waits on a run that is gone"
+        else:
+            why = f"agent {incident.agent} is gone (lease older than {self.ttl_s:g}s)"
+        store = self.parts.store
+        if not await asyncio.to_thread(store.take_over, incident.id, self.me.name, self.ttl_s):
+            return
+        if incident.state != "blocked":
+            self.parts.say(incident.component, "took_over", f"{why}; resuming {incident.id}")
+        await self._resume(incident)
 
     def leave(self) -> None:
         """A clean stop: drop this run's lease so the other agents take its share at once.
@@ -246,7 +295,9 @@ class Membership(Loop):
 
     def stand_down(self, why: str) -> NoReturn:
         """Stop acting at once: one decision line, then re-execute (or exit 75)."""
-        then = "restarting to rejoin" if self.restart_on_fence else f"exiting {FENCED_EXIT}"
+        # an agent asked to stop (SIGTERM) that loses its lease while stopping just exits
+        restart = self.restart_on_fence and not self.parts.stopping.is_set()
+        then = "restarting to rejoin" if restart else f"exiting {FENCED_EXIT}"
         self.parts.say(
             "-",
             "stood_down",
@@ -256,6 +307,6 @@ class Membership(Loop):
             handler.flush()
         sys.stdout.flush()
         sys.stderr.flush()
-        if self.restart_on_fence:
+        if restart:
             os.execv(self.exec_argv[0], self.exec_argv)
         os._exit(FENCED_EXIT)

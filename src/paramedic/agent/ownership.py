@@ -9,11 +9,13 @@ division gives it and drops the rest.
   agent with the highest hash of (component, agent name). An agent joining or
   leaving moves only the components it wins or held, about 1/N of them.
 - Eligibility: a component with ``agent_tags`` goes only to agents carrying all
-  of them. An owned process (``provider: process`` with a ``command``) can only
-  be driven on the host that runs it: without a ``host:`` tag of its own it is
-  pinned to one host chosen by rendezvous over the live hosts, then to one
-  agent there, so agents of one host share it and another host never starts a
-  second copy while an agent of the first lives.
+  of them. A host-bound component (every local provider: process, postgres,
+  redis, haproxy, files drive something on this host) can only be driven on
+  the host that runs it: without a ``host:`` tag of its own it stays on the
+  host recorded in the store (``components.host``, written when an agent takes
+  charge of it) while an eligible agent of that host lives; only then, or when
+  none is recorded, is a host chosen by rendezvous over the live hosts. Agents
+  of one host share it; another host never takes it while one of them lives.
 - Sticky recoveries: a component whose open incident is being recovered by a
   live agent stays with that agent until the incident closes, so a membership
   change mid-recovery never puts two agents on one recovery.
@@ -53,13 +55,15 @@ class Placement:
 
     tags: frozenset[str] = field(default_factory=frozenset)
     host_bound: bool = False
-    """An owned process: it runs on one host, so only that host's agents may drive it."""
+    """Its provider drives something on one host, so only that host's agents may drive it."""
 
 
 def placement_of(component: Component) -> Placement:
-    """A catalog component's placement: its ``agent_tags``; an owned process is host-bound."""
-    host_bound = component.provider == "process" and bool(component.spec.get("command"))
-    return Placement(frozenset(component.agent_tags), host_bound)
+    """A catalog component's placement: its ``agent_tags``; host-bound when its provider is."""
+    from paramedic.providers.registry import PROVIDERS
+
+    info = PROVIDERS.get(component.provider)
+    return Placement(frozenset(component.agent_tags), info is not None and info.host_bound)
 
 
 def placements(catalog: Catalog) -> dict[str, Placement]:
@@ -93,11 +97,13 @@ def owner(
     placement: Placement,
     members: Sequence[Member],
     recovering: str | None = None,
+    host: str | None = None,
 ) -> str | None:
     """The agent that owns ``component``; None when no live agent may.
 
     ``recovering`` is the agent running the component's open recovery: it keeps the
-    component while it lives.
+    component while it lives. ``host`` is the host recorded as running a host-bound
+    component: it keeps the component while an eligible agent of it lives.
     """
     live = {m.name for m in members}
     if recovering is not None and recovering in live:
@@ -105,7 +111,9 @@ def owner(
     candidates = eligible(placement, members)
     pinned = any(t.startswith(HOST_TAG) for t in placement.tags)
     if placement.host_bound and not pinned and candidates:
-        host = highest(component, sorted({m.host for m in candidates}))
+        hosts = {m.host for m in candidates}
+        if host not in hosts:
+            host = highest(component, sorted(hosts))
         candidates = [m for m in candidates if m.host == host]
     return highest(component, (m.name for m in candidates))
 
@@ -114,11 +122,17 @@ def divide(
     placements: Mapping[str, Placement],
     members: Sequence[Member],
     recovering: Mapping[str, str] | None = None,
+    hosts: Mapping[str, str] | None = None,
 ) -> dict[str, str | None]:
-    """Every component's owner (None: no live agent may own it)."""
+    """Every component's owner (None: no live agent may own it).
+
+    ``recovering``: component → agent running its open recovery; ``hosts``: component →
+    host recorded as running it (``Store.component_hosts``).
+    """
     running = recovering or {}
+    where = hosts or {}
     return {
-        name: owner(name, placement, members, running.get(name))
+        name: owner(name, placement, members, running.get(name), where.get(name))
         for name, placement in placements.items()
     }
 

@@ -182,6 +182,9 @@ class Watching:
         kind = decision.kind
         if kind in (DecisionKind.open_incident, DecisionKind.flapping):
             previous = store.open_incident_of(name)
+            if previous is not None and previous.state != "blocked":
+                await self._carry_on(previous)
+                return
             if decision.starts_recovery and await self._claimed_elsewhere(name, previous, decision):
                 return
             if previous is None:
@@ -216,6 +219,22 @@ class Watching:
                     strategy="recovered_elsewhere" if elsewhere else "dependency_recovered",
                     reason=decision.reason,
                 )
+
+    async def _carry_on(self, previous: IncidentRow) -> None:
+        """A failure while the component's incident is already being recovered (a takeover, or
+        the previous owner's watch still running): never rewritten, paged or restarted here;
+        resumed through the takeover path unless a live agent runs it."""
+        membership = self.membership
+        if membership is not None and membership.shared:
+            live = {m.name for m in membership.members} - {membership.agent}
+            if previous.agent in live:
+                return  # another live agent's recovery; this detector waits for the outcome
+            store = self.parts.store
+            if not await asyncio.to_thread(
+                store.take_over, previous.id, membership.agent, membership.ttl_s
+            ):
+                return
+        await self.resume(previous)
 
     async def _claimed_elsewhere(self, name: str, previous: Any, decision: Any) -> bool:
         """True when another agent holds the claim on ``name``'s recovery (``agent.claims``).

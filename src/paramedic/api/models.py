@@ -45,6 +45,9 @@ class Component(_Out):
     circuit_reset_at: str | None = Field(
         None, description="when an operator last closed its circuit"
     )
+    host: str | None = Field(
+        None, description="the host whose agent last took charge of it (host-bound providers)"
+    )
     last_class: str | None = Field(None, description="failure class of the last check, if failed")
     open_incident: str | None = Field(None, description="id of the open incident, if any")
     owner_agent: str | None = Field(None, description="the agent watching it")

@@ -69,7 +69,12 @@ async def recover(
             catalog, ctx.store, name, body.strategy, actor=caller(request)
         )
         _audit(ctx, request, "recover", name, incident=incident.id, strategy=body.strategy)
-        ctx.durable_client().enqueue_recovery(incident.id, body.strategy, None)
+        from paramedic.agent.routing import manual_queue
+        from paramedic.recovery import durable
+
+        # the owner's own queue (this agent's when it owns it): no other agent dequeues it
+        queue = manual_queue(ctx.store, catalog, name) or durable.QUEUE
+        ctx.durable_client().enqueue_recovery(incident.id, body.strategy, None, queue=queue)
         return str(incident.id)
 
     incident_id = await run_in_threadpool(open_and_enqueue)

@@ -33,7 +33,7 @@ def division(store: Store, catalog: Catalog | None) -> tuple[dict[str, str | Non
         places = placements(catalog)
     else:
         places = {c.name: Placement() for c in store.components()}
-    return divide(places, members, store.recovering_agents()), ttl
+    return divide(places, members, store.recovering_agents(), store.component_hosts()), ttl
 
 
 def agents_report(store: Store, catalog: Catalog | None) -> dict[str, Any]:

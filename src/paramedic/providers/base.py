@@ -63,6 +63,9 @@ class ProviderInfo:
     native_backups: str | None = None
     """The service keeps recovery points of its own that ``restore_from_backup`` uses
     (RDS automated backups): a component without ``backup:`` is then not without a backup."""
+    host_bound: bool = False
+    """It drives something on the host the agent runs on (a process, a data directory, a
+    server it spawns, local files): several agents keep it on that host (``agent/ownership``)."""
 
 
 @dataclass(frozen=True)
@@ -223,9 +226,14 @@ class Provider(Protocol):
     """One instance per component; built by the registry from the component's catalog entry."""
 
     info: ProviderInfo
+    start_if_down: bool
+    """What ``start()`` does with a server it finds stopped: start it (True, an agent starting
+    on its own host) or leave it (False, taken over from another agent: adopt only; its check
+    then opens an incident and the recovery ladder acts, fenced)."""
 
     async def start(self) -> None:
-        """Take charge of the component when the agent starts (start or adopt an owned process)."""
+        """Take charge of the component when the agent starts: adopt what runs, else start it
+        when ``start_if_down``."""
 
     async def close(self, stop_owned: bool) -> None:
         """Release resources when the agent stops; stop owned processes when ``stop_owned``."""

@@ -58,10 +58,14 @@ class ResumedByRecovery(logging.Filter):
         return not record.getMessage().startswith(self.NOISE)
 
 
+TAKEOVER_PREFIX = "paramedic-takeover-"
+
+
 def takeover_queue(executor_id: str) -> str:
-    """The DBOS queue only this run listens to: recoveries it takes over are put there."""
+    """The DBOS queue only this run listens to: recoveries it takes over, and manual ones for
+    the components it owns, are put there."""
     digest = hashlib.blake2b(executor_id.encode(), digest_size=6).hexdigest()
-    return f"paramedic-takeover-{digest}"
+    return f"{TAKEOVER_PREFIX}{digest}"
 
 
 async def launch(state_url: str, executor_id: str = "local") -> None:
@@ -104,15 +108,38 @@ async def launch(state_url: str, executor_id: str = "local") -> None:
     _launched = True
 
 
+async def run_state(incident_id: str) -> tuple[str, str | None, str | None] | None:
+    """(status, executor id, queue name) of ``incident_id``'s workflow; None when never started."""
+    from dbos import DBOS
+
+    status = await DBOS.get_workflow_status_async(incident_id)
+    if status is None:
+        return None
+    return str(status.status), status.executor_id, status.queue_name
+
+
+def is_orphaned(state: tuple[str, str | None, str | None] | None, live: set[str]) -> bool:
+    """True when a workflow waits on nobody alive: PENDING under an executor not in ``live``, or
+    ENQUEUED on the takeover queue of a run not in ``live`` (nobody listens to that queue)."""
+    if state is None:
+        return False
+    status, executor, queue = state
+    if status == "PENDING":
+        return executor not in live
+    if status == "ENQUEUED" and queue is not None and queue.startswith(TAKEOVER_PREFIX):
+        return queue not in {takeover_queue(e) for e in live}
+    return False
+
+
 async def resume(incident_id: str, executor_id: str) -> str:
     """Run ``incident_id``'s workflow in this process, whoever started it; says what was done.
 
-    A PENDING workflow of another (dead) executor is handed to this run's takeover queue:
-    DBOS's dequeue admits one runner, which replays the recorded steps and runs the rest.
-    A workflow never started is started here; one already running here is left alone.
+    A PENDING workflow of another (dead) executor, or one ENQUEUED on another run's takeover
+    queue, is handed to this run's takeover queue: DBOS's dequeue admits one runner, which
+    replays the recorded steps and runs the rest. A workflow never started is started here;
+    one already running or queued here is left alone.
     """
     from dbos import DBOS, SetWorkflowID
-    from dbos._dbos import _get_dbos_instance
 
     from paramedic.recovery import workflow
 
@@ -121,18 +148,47 @@ async def resume(incident_id: str, executor_id: str) -> str:
         with SetWorkflowID(incident_id):
             await DBOS.start_workflow_async(workflow.recovery_workflow, incident_id, None)
         return "started"
-    if status.status != "PENDING" or status.executor_id == executor_id:
+    mine = takeover_queue(executor_id)
+    pending_elsewhere = status.status == "PENDING" and status.executor_id != executor_id
+    queued_elsewhere = (
+        status.status == "ENQUEUED"
+        and status.queue_name is not None
+        and status.queue_name.startswith(TAKEOVER_PREFIX)
+        and status.queue_name != mine
+    )
+    if not (pending_elsewhere or queued_elsewhere):
         return f"left as it is ({status.status} on {status.executor_id})"
-    # DBOS's public recovery API re-enqueues every pending workflow of an executor onto its
-    # internal queue, which every agent polls; this hands over one workflow, to this run only.
-    sys_db = _get_dbos_instance()._sys_db
     moved = await asyncio.to_thread(
-        sys_db.reenqueue_for_recovery,
-        incident_id,
-        [str(status.executor_id)],
-        takeover_queue(executor_id),
+        _hand_over, incident_id, str(status.status), status.executor_id, status.queue_name, mine
     )
     return "resumed" if moved else "left as it is (taken already)"
+
+
+def _hand_over(
+    incident_id: str, status: str, executor: str | None, queue: str | None, mine: str
+) -> bool:
+    """Put one workflow on this run's takeover queue, if it is still as it was seen (one
+    compare and set). DBOS's own ``reenqueue_for_recovery`` keeps a queue the workflow already
+    had (a dead run's takeover queue, which nobody polls), so the queue is set here."""
+    import sqlalchemy as sa
+    from dbos._dbos import _get_dbos_instance
+
+    sys_db = _get_dbos_instance()._sys_db
+    ws = sys_db.tables.workflow_status
+    seen = ws.c.executor_id == executor if status == "PENDING" else ws.c.queue_name == queue
+    with sys_db.engine.begin() as conn:
+        done = conn.execute(
+            sa.update(ws)
+            .where(*sys_db._wf(ws, incident_id), ws.c.status == status, seen)
+            .values(
+                status="ENQUEUED",
+                owner_xid=None,
+                started_at_epoch_ms=None,
+                updated_at=sys_db._now_ms_sql(),
+                queue_name=mine,
+            )
+        )
+        return bool(done.rowcount)
 
 
 def shutdown() -> None:
@@ -176,13 +232,20 @@ class DurableClient:
         self._client.send(incident_id, {"approved": approved, "actor": actor}, APPROVAL_TOPIC)
 
     def enqueue_recovery(
-        self, incident_id: str, only: str | None, target: str | None = None, force: bool = False
+        self,
+        incident_id: str,
+        only: str | None,
+        target: str | None = None,
+        force: bool = False,
+        *,
+        queue: str = QUEUE,
     ) -> None:
-        """Ask the running agent to run the recovery workflow for an incident already in the store."""
+        """Ask the running agent to run the recovery workflow for an incident already in the
+        store; ``queue``: the owning agent's own (``agent/routing.manual_queue``)."""
         from dbos import EnqueueOptions
 
         options = EnqueueOptions(
-            queue_name=QUEUE, workflow_name=WORKFLOW_NAME, workflow_id=incident_id
+            queue_name=queue, workflow_name=WORKFLOW_NAME, workflow_id=incident_id
         )
         self._client.enqueue(options, incident_id, only, target, force)
 

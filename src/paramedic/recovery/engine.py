@@ -22,12 +22,12 @@ from paramedic.catalog.duration import format_duration
 from paramedic.catalog.model import Catalog, Event
 from paramedic.checks.result import CheckResult
 from paramedic.clock import Clock
-from paramedic.errors import Fenced, ParamedicError
+from paramedic.errors import Fenced, ParamedicError, ProviderError
 from paramedic.notify import Notice
 from paramedic.providers.base import ActionContext, Provider
 from paramedic.recovery import actions
 from paramedic.recovery.budget import check_budget
-from paramedic.recovery.fencing import Fence, fence_args, stand_down, standing
+from paramedic.recovery.fencing import Fence, fence_args, not_mine, stand_down, standing
 from paramedic.recovery.ladder import (
     KEEPS_DATA_IN_PLACE,
     backoff_before,
@@ -85,12 +85,15 @@ class RecoveryEngine:
 
         ``force`` (``recover --force``) bypasses an open circuit, audited as such.
         """
-        standing(self.fence, self.store, incident_id, claim=True)
         incident = self.store.incident(incident_id)
         name = incident.component
-        component = self.catalog.components[name]
         if incident.state in ("recovered", "escalated", "cancelled"):
             return {"done": incident.state}
+        refusal = not_mine(self.fence, self.store, incident_id, name)
+        if refusal is not None:
+            return refusal
+        standing(self.fence, self.store, incident_id, claim=True)
+        component = self.catalog.components[name]
         try:
             ladder = plan_ladder(name, component, only)
         except ParamedicError as exc:
@@ -142,7 +145,7 @@ class RecoveryEngine:
     async def ask_approval(self, incident_id: str, step: Mapping[str, Any]) -> None:
         """Journal that a destructive step waits for an operator, and page for it."""
         incident = self.store.incident(incident_id)
-        provider = self.providers[incident.component]
+        provider = self._provider_of(incident.component)
         strategy = self._strategy(incident.component, step["index"])
         summary = actions.describe(provider, strategy)
         self.store.request_approval(
@@ -236,10 +239,10 @@ class RecoveryEngine:
             failed_at=incident.failed_at,
             log=lines.append,
         )
-        provider = self.providers[name]
         output = ""
         point: datetime | None = None
         try:
+            provider = self._provider_of(name)
             async with asyncio.timeout(strategy.timeout.total_seconds()):
                 result = await actions.carry_out(provider, strategy, ctx)
             output = result.output
@@ -298,15 +301,19 @@ class RecoveryEngine:
             point,
             data_kept_in_place=strategy in KEEPS_DATA_IN_PLACE,
         )
-        updated = self.store.update_incident(
-            incident_id,
-            state="recovered",
-            recovered_at=recovered_at,
-            strategy=strategy,
-            measured_rto_s=measured.rto_s,
-            measured_rpo_s=measured.rpo_s,
-            recovery_point_at=point,
-        )
+        try:  # fenced in the transaction that closes it, as a step's start is
+            updated = self.store.update_incident(
+                incident_id,
+                fence=fence_args(self.fence),
+                state="recovered",
+                recovered_at=recovered_at,
+                strategy=strategy,
+                measured_rto_s=measured.rto_s,
+                measured_rpo_s=measured.rpo_s,
+                recovery_point_at=point,
+            )
+        except Fenced as exc:
+            stand_down(self.fence, str(exc))
         if self.hooks:
             self.hooks.recovery_finished(incident.component, True, f"recovered by {strategy}")
         rto = format_duration(measured.rto_s)
@@ -324,9 +331,16 @@ class RecoveryEngine:
         incident = self.store.incident(incident_id)
         if incident.state == "escalated":
             return incident.to_json()
-        updated = self.store.update_incident(
-            incident_id, state="escalated", escalated_at=self.clock.now(), reason=reason
-        )
+        try:
+            updated = self.store.update_incident(
+                incident_id,
+                fence=fence_args(self.fence),
+                state="escalated",
+                escalated_at=self.clock.now(),
+                reason=reason,
+            )
+        except Fenced as exc:
+            stand_down(self.fence, str(exc))
         if self.hooks:
             self.hooks.recovery_finished(incident.component, False, reason)
         await self._notify(Event.recovery_failed, incident_id, reason, ladder_exhausted=True)
@@ -334,6 +348,18 @@ class RecoveryEngine:
         return updated.to_json()
 
     # ------------------------------------------------------------------ helpers
+
+    def _provider_of(self, component: str) -> Provider:
+        """The provider this agent drives ``component`` through; a clear error when it has none
+        (another agent owns it, or its provider could not be built here)."""
+        provider = self.providers.get(component)
+        if provider is None:
+            agent = self.fence.agent if self.fence is not None and self.fence.shared else "agent"
+            raise ProviderError(
+                f"{agent} is not in charge of {component} (no provider built for it here); "
+                f"`paramedic agents` shows which agent owns it"
+            )
+        return provider
 
     def _strategy(self, component: str, index: int) -> Any:
         return self.catalog.components[component].recovery[index]

@@ -40,6 +40,9 @@ class Fence(Protocol):
     def stand_down(self, why: str) -> NoReturn:
         """Stop acting at once (the process re-executes itself or exits); never returns."""
 
+    def owner_of(self, component: str) -> str | None:
+        """The agent owning ``component`` in this agent's current division (None: nobody)."""
+
 
 def fence_args(fence: Fence | None) -> tuple[str, float] | None:
     """What ``Store.start_step(fence=…)`` checks, or None with one agent."""
@@ -60,6 +63,28 @@ def standing(fence: Fence | None, store: Store, incident_id: str, *, claim: bool
         held = store.incident(incident_id).agent
         if held not in (None, fence.agent):
             stand_down(fence, f"incident {incident_id} is recovered by agent {held}")
+
+
+def not_mine(
+    fence: Fence | None, store: Store, incident_id: str, component: str
+) -> dict[str, str] | None:
+    """Why a recovery must not begin on this agent, as the workflow's answer, or None.
+
+    ``{"refused": …}`` when another agent owns the component (a manual recovery that reached
+    the wrong agent: escalated with that sentence); ``{"elsewhere": …}`` when a live agent
+    already runs this incident (nothing is touched; the process does not stand down).
+    """
+    if fence is None or not fence.shared:
+        return None
+    owner = fence.owner_of(component)
+    if owner != fence.agent:
+        return {"refused": f"{component} is owned by {owner or 'no live agent'}"}
+    held = store.incident(incident_id).agent
+    if held not in (None, fence.agent) and not store.take_over(
+        incident_id, fence.agent, fence.ttl_s
+    ):
+        return {"elsewhere": f"incident {incident_id} is recovered by agent {held}"}
+    return None
 
 
 def stand_down(fence: Fence | None, why: str) -> NoReturn:

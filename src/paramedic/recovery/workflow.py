@@ -83,6 +83,8 @@ async def _ladder(
     plan = await _begin(incident_id, only, force)
     if "done" in plan:
         return {"incident": incident_id, "state": plan["done"]}
+    if "elsewhere" in plan:  # a live agent runs it: this run touches nothing
+        return {"incident": incident_id, "state": "elsewhere", "reason": plan["elsewhere"]}
     if "refused" in plan:
         return await _escalate(incident_id, plan["refused"])
     failures: list[str] = []

@@ -158,16 +158,27 @@ class IncidentRecords(StoreCore):
             return [IncidentRow(**r._mapping) for r in conn.execute(query)]
 
     def update_incident(
-        self, incident_id: str, *, actor: str = SYSTEM_ACTOR, **fields: Any
+        self,
+        incident_id: str,
+        *,
+        actor: str = SYSTEM_ACTOR,
+        fence: tuple[str, float] | None = None,
+        **fields: Any,
     ) -> IncidentRow:
         """Set some of: state, recovered_at, escalated_at, strategy, measured_rto_s,
         measured_rpo_s, recovery_point_at, blocked_by, reason, failure.
 
         ``recovered_at`` without ``measured_rto_s`` fills it in as ``recovered_at - failed_at``.
         A change of state is audited; reopening while another incident is open is Refused.
+        ``fence`` (agent, lease ttl): as in ``start_step``, Fenced in the same transaction
+        unless that agent's lease is fresh and the incident is still its recovery.
         """
         changes = _changes(fields)
         with self._write(audited=True) as conn:
+            if fence is not None:
+                problem = fence_problem(conn, incident_id, fence[0], fence[1], self._now())
+                if problem is not None:
+                    raise Fenced(problem)
             before = self._incident(conn, incident_id)
             if changes.get("recovered_at") is not None and "measured_rto_s" not in changes:
                 rto = (changes["recovered_at"] - before.failed_at).total_seconds()

@@ -135,6 +135,25 @@ class LeaseRecords(StoreCore):
             ).all()
         return {r.component: r.agent for r in rows}
 
+    def component_hosts(self) -> dict[str, str]:
+        """Component → the host recorded as running it (host-bound components taken charge of)."""
+        c = t.components.c
+        with self._read() as conn:
+            rows = conn.execute(select(c.name, c.host).where(c.host.is_not(None))).all()
+        return {r.name: r.host for r in rows}
+
+    def record_hosts(self, names: Sequence[str], host: str) -> None:
+        """Record ``host`` as running each of ``names`` (one statement; unchanged rows kept)."""
+        if not names:
+            return
+        c = t.components.c
+        with self._write() as conn:
+            conn.execute(
+                update(t.components)
+                .where(c.name.in_(list(names)), or_(c.host.is_(None), c.host != host))
+                .values(host=host)
+            )
+
     def count_checks(self, agent: str, tally: Sequence[CheckTally]) -> None:
         """Add ``agent``'s tallied checks to its per-component counts (one statement)."""
         if not tally:

@@ -125,6 +125,8 @@ class ComponentRow(_Row):
     paused_by: str | None
     circuit_reset_at: datetime | None
     """When an operator last closed the circuit (``paramedic reset``); None: never."""
+    host: str | None = None
+    """The host whose agent last took charge of it (host-bound providers, several agents)."""
 
     def is_paused(self, now: datetime) -> bool:
         """True when paused with no end, or with an end still after ``now``."""

@@ -68,6 +68,9 @@ components = Table(
     # When an operator last closed the circuit (`paramedic reset`): recoveries and flapping
     # before it no longer count. Migration 0002_circuit_reset.
     Column("circuit_reset_at", UTCDateTime, nullable=True),
+    # The host whose agent last took charge of a host-bound component (several agents keep
+    # it there while one of that host lives). Migration 0004_component_host.
+    Column("host", String(NAME), nullable=True),
 )
 
 transitions = Table(

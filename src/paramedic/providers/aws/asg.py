@@ -49,6 +49,8 @@ class AsgProvider:
     """Has an Auto Scaling group replace unhealthy instances or grow."""
 
     info: ProviderInfo = ASG
+    start_if_down: bool = True
+    """Ignored: an AWS resource is never started by taking charge of it."""
 
     def __init__(self, *, catalog: Catalog, name: str) -> None:
         self.catalog = catalog

@@ -207,6 +207,8 @@ class Ec2Provider:
     """Restarts one EC2 instance in place, or replaces it and re-points its clients."""
 
     info: ProviderInfo = EC2
+    start_if_down: bool = True
+    """Ignored: an AWS resource is never started by taking charge of it."""
 
     def __init__(self, *, catalog: Catalog, name: str) -> None:
         self.catalog = catalog

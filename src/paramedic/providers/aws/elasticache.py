@@ -151,6 +151,8 @@ class ElastiCacheProvider:
     """Reboots or restores one ElastiCache cluster."""
 
     info: ProviderInfo = ELASTICACHE
+    start_if_down: bool = True
+    """Ignored: an AWS resource is never started by taking charge of it."""
 
     def __init__(self, *, catalog: Catalog, name: str) -> None:
         self.catalog = catalog

@@ -58,6 +58,8 @@ class RdsProvider:
     """Reboots, restores and drills one RDS DB instance; backs it up through AWS Backup."""
 
     info: ProviderInfo = RDS
+    start_if_down: bool = True
+    """Ignored: an AWS resource is never started by taking charge of it."""
 
     def __init__(self, *, catalog: Catalog, name: str) -> None:
         self.catalog = catalog

@@ -101,6 +101,7 @@ POSTGRES = ProviderInfo(
     spec_model=PostgresSpec,
     faults=("kill-postmaster", "delete-data", "corrupt-relation", "stop"),
     implementation="paramedic.providers.local.postgres:PostgresProvider",
+    host_bound=True,
     requires=("psycopg",),
 )
 REDIS = ProviderInfo(
@@ -112,6 +113,7 @@ REDIS = ProviderInfo(
     spec_model=RedisSpec,
     faults=("kill", "delete-data", "hang"),
     implementation="paramedic.providers.local.redis:RedisProvider",
+    host_bound=True,
     requires=("redis",),
 )
 FILES = ProviderInfo(
@@ -123,6 +125,7 @@ FILES = ProviderInfo(
     spec_model=FilesSpec,
     faults=("delete-tree", "corrupt-files"),
     implementation="paramedic.providers.local.files:FilesProvider",
+    host_bound=True,
 )
 HAPROXY = ProviderInfo(
     name="haproxy",
@@ -132,4 +135,5 @@ HAPROXY = ProviderInfo(
     spec_model=HaproxySpec,
     faults=("kill",),
     implementation="paramedic.providers.local.haproxy:HaproxyProvider",
+    host_bound=True,
 )

@@ -81,6 +81,8 @@ class FilesProvider:
     """Backs up one folder with restic and restores it."""
 
     info: ProviderInfo = FILES
+    start_if_down: bool = True
+    """Nothing runs for a folder: ``start()`` does nothing either way."""
 
     def __init__(self, *, catalog: Catalog, name: str, clock: Clock | None = None) -> None:
         self.catalog = catalog

@@ -116,6 +116,8 @@ class HaproxyProvider:
     """Runs one HAProxy in master-worker mode: start or adopt, restart, reload, run."""
 
     info: ProviderInfo = HAPROXY
+    start_if_down: bool = True
+    """False for an HAProxy taken over from another agent: adopt it, never start it silently."""
 
     def __init__(self, *, catalog: Catalog, name: str, clock: Clock | None = None) -> None:
         self.catalog = catalog
@@ -146,7 +148,8 @@ class HaproxyProvider:
     # ------------------------------------------------------------ agent lifecycle
 
     async def start(self) -> None:
-        """Adopt the HAProxy a previous agent run left running, else start it."""
+        """Adopt the HAProxy a previous agent run left running, else start it (unless
+        ``start_if_down`` is False: taken over from another agent)."""
         async with self._lock:
             if self.pid is not None:
                 return
@@ -163,6 +166,8 @@ class HaproxyProvider:
                 return
             if adopted is not None:
                 await adopted.stop(signal.SIGTERM, STOP_GRACE_S, "its spec changed in the catalog")
+            elif not self.start_if_down:
+                return  # taken over: a stopped HAProxy is for its check and recovery to find
             self._master = self._spawn("agent start")
 
     async def close(self, stop_owned: bool) -> None:

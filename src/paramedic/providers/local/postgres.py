@@ -169,7 +169,7 @@ class PostgresProvider(PostgresCluster):
 
     async def _repeated(self, marker: StepMarker, ctx: ActionContext) -> ActionResult:
         """The recorded result of a finished step; the cluster is started if it went down since."""
-        await self.start()
+        await self.start_server()
         detail = dict(marker.data.get("detail") or {}, repeated=True)
         recorded = detail.get("recovery_point_at")
         point = datetime.fromisoformat(recorded) if isinstance(recorded, str) else None
@@ -221,7 +221,7 @@ class PostgresProvider(PostgresCluster):
             await engine.restore(point, self.data_dir, stop_at, f"incident {ctx.incident_id}")
             marker.advance("restored")
             ctx.log(f"restored {point.location} into {self.data_dir}")
-        await self.start()
+        await self.start_server()
         await self._await_promotion()
         replayed = (await self.query("SELECT pg_last_xact_replay_timestamp()"))[0][0]
         await self._forget_recovery_settings()

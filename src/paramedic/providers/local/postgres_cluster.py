@@ -247,7 +247,17 @@ class PostgresCluster:
             return int((self.data_dir / "postmaster.pid").read_text().split()[0])
         return None
 
+    start_if_down: bool = True
+    """False for a cluster taken over from another agent: ``start()`` leaves a stopped one to
+    its check and recovery (fenced) instead of starting it outside any recovery."""
+
     async def start(self) -> None:
+        """Take charge at agent start: a running cluster is adopted as it is; a stopped one is
+        started only when ``start_if_down``."""
+        if self.start_if_down:
+            await self.start_server()
+
+    async def start_server(self) -> None:
         """Start the cluster unless it runs, and wait until it accepts connections."""
         if self.is_running():
             return
@@ -316,7 +326,7 @@ class PostgresCluster:
         """Stop (fast, else immediate) and start again, or start when down; says what it did."""
         if not self.is_running():
             await self.stop("immediate")  # an orphan postmaster still holding the port
-            await self.start()
+            await self.start_server()
             return "was not running: started"
         how = "stopped (fast)"
         try:
@@ -324,7 +334,7 @@ class PostgresCluster:
         except ProviderError as exc:
             said = await self.stop("immediate")
             how = f"fast stop failed ({exc}); stopped (immediate)"
-        await self.start()
+        await self.start_server()
         return f"{said}; {how} and started" if said else f"{how} and started"
 
     async def move_aside(self, incident_id: str) -> Path:

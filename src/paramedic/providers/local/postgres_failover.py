@@ -380,7 +380,7 @@ async def rebuild_as_standby(
         )
         kept = f"; the old data directory is kept at {aside}" if aside else ""
         how = f"pg_basebackup -R from {source} ({why}){kept}"
-    await provider.start()
+    await provider.start_server()
     await _wait_streaming(provider)
     return f"rebuilt {provider.name} as a standby with {how}; it streams from the new primary"
 
@@ -415,7 +415,7 @@ async def _shut_down_cleanly(provider: PostgresProvider) -> None:
     if state is not None and state[1].strip() in ("shut down", "shut down in recovery"):
         return
     _write_owned(provider, "standby.signal", "")  # never started as a primary
-    await provider.start()
+    await provider.start_server()
     await provider.stop(mode="fast")
 
 

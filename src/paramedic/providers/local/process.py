@@ -61,6 +61,9 @@ class ProcessProvider:
     """Runs one component's process (owned) or drives it through commands (not owned)."""
 
     info: ProviderInfo = INFO
+    start_if_down: bool = True
+    """False for a component taken over from another agent: adopt its process, never start
+    it silently; a dead one is then a failure its check detects and its recovery restarts."""
 
     def __init__(self, *, catalog: Catalog, name: str, clock: Clock | None = None) -> None:
         self.catalog = catalog
@@ -85,9 +88,6 @@ class ProcessProvider:
         """Called at once with (component, exit code) when the owned process exits on its own."""
         self._clock = clock or RealClock()
         self._run_dir = catalog.resolve_path(catalog.agent.run_dir) / name
-        self.start_if_down = True
-        """False for a component taken over from another agent: adopt its process, never start
-        it silently; a dead one is then a failure its check detects and its recovery restarts."""
         self._log_dir = catalog.resolve_path(catalog.agent.log_dir)
         self._primary: OwnedProcess | None = None
         self._extras: dict[int, OwnedProcess] = {}

@@ -86,4 +86,5 @@ INFO = ProviderInfo(
     faults=("kill", "hang", "exit", "port-squat"),
     checks=frozenset({"process"}),
     implementation="paramedic.providers.local.process:ProcessProvider",
+    host_bound=True,
 )

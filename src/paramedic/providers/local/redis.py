@@ -87,6 +87,8 @@ class RedisProvider:
     """Runs one component's redis-server; restarts it, backs it up, restores it."""
 
     info: ProviderInfo = REDIS
+    start_if_down: bool = True
+    """False for a server taken over from another agent: adopt it, never start it silently."""
 
     def __init__(self, *, catalog: Catalog, name: str, clock: Clock | None = None) -> None:
         self.catalog = catalog
@@ -109,9 +111,12 @@ class RedisProvider:
     # ------------------------------------------------------------ agent lifecycle
 
     async def start(self) -> None:
-        """Adopt the server a previous agent run left, else start it (unless another answers)."""
+        """Adopt the server a previous agent run left, else start it (unless another answers,
+        or ``start_if_down`` is False: taken over, its check and recovery decide)."""
         async with self._lock:
             if self.server.running is not None or await self.server.adopt() is not None:
+                return
+            if not self.start_if_down:
                 return
             if await self.server.answers():
                 _log.warning(
