@@ -143,10 +143,12 @@ class Agent:
             else agent_lock(run_dir, self.catalog.source)
         )
         with lock:
+            started = False
             try:
                 # inside the try: a start that fails half-way still releases what it took
                 # (the lease, started providers, DBOS), so other agents need not wait a ttl
                 await self._start()
+                started = True
                 self._install_signals()
                 scheduler = self.parts.scheduler
                 # Starting (DBOS, providers) may have taken longer than the lease's margin.
@@ -168,7 +170,7 @@ class Agent:
             finally:
                 if self.face is not None:
                     await self.face.stop()
-                await self._shutdown()
+                await self._shutdown(said=started)
         return 0
 
     def stop(self) -> None:
@@ -274,7 +276,9 @@ class Agent:
             f"watching {count}{of} {word} from {catalog.source}",
         )
 
-    async def _shutdown(self) -> None:
+    async def _shutdown(self, *, said: bool = True) -> None:
+        """Release what the agent holds; ``said``: the stop gets its decision line (a start
+        that failed is said once, by its own error)."""
         parts = self.parts
         if hasattr(parts, "scheduler"):
             await parts.scheduler.aclose()
@@ -298,7 +302,8 @@ class Agent:
             # was still finishing (a rolling restart mid-step)
             self.membership.leave()
             parts.store.close()
-        parts.say("-", "agent_stopped", "stopped cleanly")
+        if said:
+            parts.say("-", "agent_stopped", "stopped cleanly")
 
     def _install_signals(self) -> None:
         loop = asyncio.get_running_loop()

@@ -179,7 +179,8 @@ class Membership(Loop):
     async def tick(self) -> None:
         """One division: read the leases, divide, take over dead agents' recoveries."""
         await self._read_and_divide()
-        await self._take_over_dead_recoveries()
+        if self.shared:  # alone (SQLite), every open incident is this agent's own
+            await self._take_over_dead_recoveries()
 
     def may_act(self) -> bool:
         """May this agent act now: its last renewal is younger than ``ttl − heartbeat``."""
@@ -252,6 +253,8 @@ class Membership(Loop):
     async def take_over_open_incident(self, component: str) -> None:
         """A component this agent just took charge of: take over its open incident unless a live
         agent runs it (before its checks are scheduled, so no check rewrites it)."""
+        if not self.shared:
+            return  # alone (SQLite): nobody else ran it; the agent resumes its own at start
         incident = await asyncio.to_thread(self.parts.store.open_incident_of, component)
         if incident is not None:
             await self._take_over_if_orphaned(incident, gained=True)

@@ -5,6 +5,7 @@
   var main = document.querySelector("main");
   var live = document.getElementById("live");
   var pending = null;
+  var settle = null;
 
   function refresh() {
     pending = null;
@@ -28,6 +29,9 @@
       var scope = document.body.getAttribute("data-component");
       if (scope && record.component !== scope && record.component !== "-") { return; }
       if (!pending) { pending = setTimeout(refresh, 250); }
+      // the agent writes health states to the store once a second: read again once it has
+      if (settle) { clearTimeout(settle); }
+      settle = setTimeout(function () { settle = null; refresh(); }, 1500);
     });
   }
 
