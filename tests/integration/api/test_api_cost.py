@@ -1,0 +1,59 @@
+"""What a read costs the agent: trips to the thread pool per request, store reads per scrape.
+
+Every trip from the event loop to FastAPI's thread pool and back waits for the
+agent's loop, which is busy with checks: at 10,000 components a page of
+components took seconds when each request made four trips (bench/README.md,
+section (f)). The /metrics scrape must read the store in a fixed number of
+queries whatever the number of components.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from paramedic.api.context import ApiContext
+from paramedic.api.metrics import StoreCollector
+from paramedic.catalog.model import Catalog
+from paramedic.register import register_components
+
+pytestmark = pytest.mark.integration
+
+
+def _catalog_of(base: Catalog, n: int) -> Catalog:
+    """``base`` with ``n`` copies of its ``web`` component."""
+    data = base.model_dump(mode="json", exclude_unset=True)
+    web = data["components"]["web"]
+    data["components"] = {f"w{i:03d}": web for i in range(n)}
+    return Catalog.model_validate(data)
+
+
+def test_a_scrape_reads_the_store_in_queries_independent_of_the_components(
+    api_ctx: ApiContext,
+) -> None:
+    counts = []
+    for n in (3, 30):
+        catalog = _catalog_of(api_ctx.core.catalog, n)
+        register_components(api_ctx.store, catalog)
+        for name in catalog.components:
+            api_ctx.store.record_check(
+                name, at=datetime.now(UTC), ok=True, state="healthy", detail="ok"
+            )
+        collector = StoreCollector(api_ctx.store, lambda c=catalog: c, api_ctx.core.snapshot)
+        statements: list[str] = []
+
+        def seen(*args: Any, statements: list[str] = statements) -> None:
+            statements.append(args[2])  # (conn, cursor, statement, ...)
+
+        event.listen(api_ctx.store.engine, "before_cursor_execute", seen)
+        try:
+            families = {m.name: m for m in collector.collect()}  # the first scrape scores too
+        finally:
+            event.remove(api_ctx.store.engine, "before_cursor_execute", seen)
+        counts.append(len(statements))
+        score = families["paramedic_component_recoverability_score"]
+        assert {s.labels["component"] for s in score.samples} >= set(catalog.components)
+    assert counts[0] == counts[1], counts
