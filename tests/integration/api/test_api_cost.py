@@ -9,18 +9,56 @@ queries whatever the number of components.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import anyio.to_thread
+import httpx
 import pytest
 from sqlalchemy import event
 
+from paramedic.api.app import create_app
 from paramedic.api.context import ApiContext
 from paramedic.api.metrics import StoreCollector
 from paramedic.catalog.model import Catalog
 from paramedic.register import register_components
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def hops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The name of every callable run in the thread pool (the real pool: this only counts)."""
+    seen: list[str] = []
+    real = anyio.to_thread.run_sync
+
+    async def counting(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        inner = getattr(func, "func", func)  # starlette hands over a functools.partial
+        seen.append(str(getattr(inner, "__qualname__", inner)))
+        return await real(func, *args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counting)
+    return seen
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/components?limit=100",
+        "/api/v1/components?limit=1&after=db",
+        "/api/v1/incidents?limit=100",
+        "/metrics",
+    ],
+)
+async def test_a_read_makes_one_trip_to_the_thread_pool(
+    api_ctx: ApiContext, hops: list[str], path: str
+) -> None:
+    transport = httpx.ASGITransport(app=create_app(api_ctx))
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+        response = await client.get(path)
+    assert response.status_code == 200, response.text
+    assert len(hops) == 1, hops  # the store read; not the context, the token check, validation
 
 
 def _catalog_of(base: Catalog, n: int) -> Catalog:
