@@ -16,7 +16,9 @@ passed. A window is cut at the agent's once-a-second check flush (the store's
 ``checks_total`` sum changes), so the checks counted and the CPU read (``/proc/PID/stat``,
 all threads) cover the same span. Windows of ``--window`` seconds, ``--rounds`` times:
 ``no-listen`` (agent without ``--listen``), then ``idle`` (API listening, no request) and
-``load`` (the client running) alternately in the second agent. Last, ``--scrapes``
+``load`` (the client running) alternately in the second agent, ``--settle`` seconds
+apart after a load window (an agent that fell behind catches up at a higher cost per
+check, which would count against the next idle window). Last, ``--scrapes``
 sequential ``/metrics`` scrapes. Summary: bench/results/OUT.json and OUT.md.
 """
 
@@ -265,6 +267,7 @@ def measure(args: argparse.Namespace, port: int) -> dict[str, Any]:
             finally:
                 stop_group(load, grace=2.0)
             records += json.loads((work / "requests.json").read_text())
+            time.sleep(args.settle)  # a loaded agent falls behind: let it catch up first
         scrapes = [agent.scrape() for _ in range(args.scrapes)]
     finally:
         agent.stop()
@@ -293,6 +296,8 @@ def summary(result: dict[str, Any]) -> dict[str, Any]:
         "api_adds_pct": {
             k: 100 * (kinds[k]["cpu_s_per_1000_checks"] / base - 1) for k in ("idle", "load")
         },
+        "load_vs_idle_pct": 100
+        * (kinds["load"]["cpu_s_per_1000_checks"] / kinds["idle"]["cpu_s_per_1000_checks"] - 1),
         "latency": {
             "components (first + after)": latencies(records, ("components", "components_after")),
             "components first page": latencies(records, ("components",)),
@@ -335,6 +340,11 @@ def table(s: dict[str, Any], args: argparse.Namespace) -> list[str]:
             f"| {w['cpu_cores']:.2f} | {w['cpu_s_per_1000_checks']:.3f} | {vs} "
             f"| {w['false_failures']:.0f} |"
         )
+    lines += [
+        "",
+        f"Under load the agent's CPU per 1,000 checks is {s['load_vs_idle_pct']:+.1f} % of the "
+        "same agent's with the API idle (alternating windows, one process).",
+    ]
     times = ", ".join(f"{x['seconds']:.2f}" for x in s["scrapes"])
     if s["scrapes"]:
         first = s["scrapes"][0]
