@@ -68,6 +68,13 @@ Gap kinds (``Gap.kind``, stable identifiers):
     A backup with ``verify: never``: a backup never restored is a hope.
 
 Gaps are sorted by severity (high first), then component, then kind.
+
+Notes (``Note.kind``) are not gaps: they say how the agents will treat a
+component. ``pinned_to_host``: with a ``postgresql://`` state (several agents
+may share the catalog) an owned process (``provider: process`` with
+``command:``) is driven only by an agent on the host that runs it
+(``paramedic.agent.ownership``), pinned by ``agent_tags: [host:NAME]`` or else
+by rendezvous over the live hosts.
 """
 
 from __future__ import annotations
@@ -226,11 +233,26 @@ class Gap:
 
 
 @dataclass(frozen=True)
+class Note:
+    """Worth knowing, not a gap: how the agents will treat a component."""
+
+    component: str
+    kind: str
+    text: str
+
+    def to_json(self) -> dict[str, Any]:
+        """Stable JSON shape of this note."""
+        return {"component": self.component, "kind": self.kind, "note": self.text}
+
+
+@dataclass(frozen=True)
 class Plan:
-    """The result of ``analyze``: the inventory in catalog order and the gaps, most severe first."""
+    """The result of ``analyze``: the inventory in catalog order, the gaps, most severe first,
+    and the notes in catalog order."""
 
     inventory: list[ComponentPlan]
     gaps: list[Gap]
+    notes: list[Note] = field(default_factory=list)
 
     def count(self, severity: Severity) -> int:
         """How many gaps have ``severity``."""
@@ -247,6 +269,7 @@ class Plan:
         return {
             "inventory": [row.to_json() for row in self.inventory],
             "gaps": [gap.to_json() for gap in self.gaps],
+            "notes": [note.to_json() for note in self.notes],
             "summary": {
                 "components": len(self.inventory),
                 "gaps": len(self.gaps),
@@ -272,7 +295,36 @@ def analyze(catalog: Catalog) -> Plan:
         gaps.extend(_provider_gaps(row))
         gaps.extend(_criticality_gaps(catalog, row))
     gaps.sort(key=lambda g: (g.severity.rank, g.component, g.kind))  # stable: steps stay in order
-    return Plan(inventory=inventory, gaps=gaps)
+    return Plan(inventory=inventory, gaps=gaps, notes=_placement_notes(catalog))
+
+
+def _placement_notes(catalog: Catalog) -> list[Note]:
+    """``pinned_to_host`` for every owned process, when several agents may share the catalog."""
+    if not catalog.state.lower().startswith("postgres"):
+        return []  # SQLite: one agent, so there is nothing to divide
+    # Imported here: the agent package is heavy, and only a shared catalog needs it.
+    from paramedic.agent.ownership import HOST_TAG, placement_of
+
+    notes = []
+    for name, component in catalog.components.items():
+        placement = placement_of(component)
+        if not placement.host_bound:
+            continue
+        hosts = sorted(t.removeprefix(HOST_TAG) for t in placement.tags if t.startswith(HOST_TAG))
+        if hosts:
+            text = (
+                f"owned process pinned to host {', '.join(hosts)} by agent_tags: "
+                "only an agent on that host checks and recovers it"
+            )
+        else:
+            text = (
+                "owned process: only an agent on the host that runs it checks and recovers it "
+                "(that host is chosen by rendezvous over the live hosts; another host takes it "
+                "only when no agent of that host is alive); pin it with agent_tags: [host:NAME] "
+                "when agents run on several hosts"
+            )
+        notes.append(Note(name, "pinned_to_host", text))
+    return notes
 
 
 def _row(

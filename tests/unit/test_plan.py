@@ -37,9 +37,12 @@ def component(**overrides: Any) -> dict[str, Any]:
     return base
 
 
-def catalog(**components: dict[str, Any]) -> Catalog:
+def catalog(state: str | None = None, **components: dict[str, Any]) -> Catalog:
     """A catalog of ``components`` (built in code, as the loader would after validation)."""
-    return Catalog.model_validate({"version": 1, "location": "site-a", "components": components})
+    data: dict[str, Any] = {"version": 1, "location": "site-a", "components": components}
+    if state is not None:
+        data["state"] = state
+    return Catalog.model_validate(data)
 
 
 def gaps(plan: Plan, kind: str) -> list[Gap]:
@@ -589,7 +592,8 @@ def test_json_shape_is_stable() -> None:
     steps = [{"strategy": "restore_from_backup", "approval": "required", "timeout": "10m"}]
     plan = analyze(catalog(db=orders_db(rto="5m", recovery=steps), web=component()))
     data = json.loads(json.dumps(plan.to_json()))  # plain JSON all the way down
-    assert set(data) == {"inventory", "gaps", "summary"}
+    assert set(data) == {"inventory", "gaps", "notes", "summary"}
+    assert data["notes"] == []  # SQLite state: one agent, nothing is pinned
     db, web = data["inventory"]
     assert set(db) == INVENTORY_KEYS
     assert db["strategies"] == [
@@ -708,3 +712,55 @@ def test_a_service_keeping_its_own_recovery_points_is_not_without_a_backup() -> 
         recovery=[{"strategy": "restore_from_backup", "timeout": "10s"}],
     )
     assert gaps(analyze(catalog(db=rds)), "rpo_no_backup") == []
+
+
+# ---------------------------------------------------------------- notes
+
+SHARED = "postgresql://paramedic@db.example/paramedic"
+
+
+def pinned_catalog(state: str | None) -> Catalog:
+    """An owned process, one pinned by a host tag, one driven (no command), one with tags only."""
+    driven = component(spec={"restart_command": ["systemctl", "restart", "app"]})
+    return catalog(
+        state,
+        web=component(),
+        api=component(agent_tags=["host:web-2"]),
+        app=driven,
+        cache=redis_cache(agent_tags=["dc-east"]),
+    )
+
+
+def test_an_owned_process_is_noted_as_pinned_to_its_host_under_several_agents() -> None:
+    plan = analyze(pinned_catalog(SHARED))
+    assert [(n.component, n.kind) for n in plan.notes] == [
+        ("web", "pinned_to_host"),
+        ("api", "pinned_to_host"),
+    ]
+    web, api = plan.notes
+    assert "only an agent on the host that runs it" in web.text
+    assert "agent_tags: [host:NAME]" in web.text
+    assert "pinned to host web-2 by agent_tags" in api.text
+    assert not any(g.kind == "pinned_to_host" for g in plan.gaps)  # a note, never a gap
+    data = json.loads(json.dumps(plan.to_json()))
+    assert data["notes"][0] == {"component": "web", "kind": "pinned_to_host", "note": web.text}
+    assert data["summary"]["gaps"] == len(plan.gaps)
+
+
+@pytest.mark.parametrize("state", [None, "sqlite:///paramedic.db"])
+def test_no_pinned_note_with_one_agent_on_sqlite(state: str | None) -> None:
+    assert analyze(pinned_catalog(state)).notes == []
+
+
+@pytest.mark.parametrize("width", [100, 80])
+def test_render_shows_the_notes_before_the_summary(width: int) -> None:
+    plan = analyze(pinned_catalog(SHARED))
+    text = rendered(plan, width)
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= width
+    notes_at = next(i for i, line in enumerate(lines) if line.startswith("Notes (not gaps)"))
+    flat = " ".join(" ".join(lines[notes_at:]).split())
+    for note in plan.notes:
+        assert f"{note.component} {note.text}" in flat
+    assert lines[-1] == plan.summary()
+    assert "Notes" not in rendered(analyze(pinned_catalog(None)), width)

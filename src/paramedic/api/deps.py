@@ -1,4 +1,9 @@
-"""Request dependencies: the context, the token checks, the caller's address."""
+"""Request dependencies: the context, the token checks, the caller's address.
+
+The dependencies are coroutines although they do no I/O: FastAPI runs a plain
+``def`` dependency in its thread pool, and each trip there and back waits for
+the agent's event loop, which is busy with checks (bench/README.md, (f)).
+"""
 
 from __future__ import annotations
 
@@ -15,10 +20,14 @@ NO_TOKEN = (
 )
 
 
-def context(request: Request) -> ApiContext:
-    """The ApiContext the app was built with."""
+def _ctx(request: Request) -> ApiContext:
     ctx: ApiContext = request.app.state.ctx
     return ctx
+
+
+async def context(request: Request) -> ApiContext:
+    """The ApiContext the app was built with."""
+    return _ctx(request)
 
 
 def caller(request: Request) -> str:
@@ -34,14 +43,16 @@ bearer = HTTPBearer(
 Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
-def require_write(request: Request, _credentials: Bearer) -> None:
+async def require_write(request: Request, _credentials: Bearer) -> None:
     """Every write needs the bearer token (401 otherwise; the token is never echoed)."""
-    if not context(request).token.matches(request.headers.get("authorization")):
+    if not _ctx(request).token.matches(request.headers.get("authorization")):
         raise ApiError(401, NO_TOKEN)
 
 
-def require_read(request: Request) -> None:  # no scheme in the schema: loopback reads are open
+async def require_read(
+    request: Request,
+) -> None:  # no scheme in the schema: loopback reads are open
     """Reads need the token too when the API listens beyond loopback."""
-    ctx = context(request)
+    ctx = _ctx(request)
     if ctx.reads_need_token and not ctx.token.matches(request.headers.get("authorization")):
         raise ApiError(401, NO_TOKEN)

@@ -4,7 +4,8 @@ Two kinds of series. Counters and histograms are updated as things happen (the
 check loop, the decision log, the notifier) and are labelled per check kind,
 per strategy or per outcome, never per component. Per-component gauges are read
 from the state store at scrape time by ``StoreCollector`` (a handful of series
-per component), so they show what the store says, as the CLI does.
+per component), so they show what the store says, as the CLI does; they are
+written as text by ``paramedic.api.series`` after the registry's own families.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from prometheus_client.registry import Collector
 
 from paramedic import __version__
 from paramedic.api.deps import require_read
+from paramedic.api.series import ComponentGauge
 
 if TYPE_CHECKING:
     from paramedic.api.context import Snapshot
@@ -63,9 +65,12 @@ class StoreCollector(Collector):
         self._lock = threading.Lock()
 
     def collect(self) -> Iterator[Metric]:
-        """Yield the agent's and every component's gauges."""
+        """Yield the agent's gauges (the components' are ``component_text``)."""
         yield from self._agent()
-        yield from self._components()
+
+    def component_text(self) -> str:
+        """Every component's gauges, in the text exposition format."""
+        return "".join(family.text() for family in self._components())
 
     def _agent(self) -> Iterator[Metric]:
         snap = self._snapshot()
@@ -89,7 +94,7 @@ class StoreCollector(Collector):
             "paramedic_components", "Components the agent watches", value=snap.components
         )
 
-    def _components(self) -> Iterator[Metric]:
+    def _components(self) -> list[ComponentGauge]:
         now = datetime.now(UTC)
         catalog = self._catalog()
         rows = self._store.components()
@@ -99,11 +104,9 @@ class StoreCollector(Collector):
         drilled = self._last_good_drill()
         scores = self.recoverability(catalog, now)
 
-        def family(name: str, doc: str, extra: tuple[str, ...] = ()) -> GaugeMetricFamily:
-            return GaugeMetricFamily(name, doc, labels=["component", *extra])
-
+        family = ComponentGauge
         state = family(
-            "paramedic_component_state", "1 for the component's current health state", ("state",)
+            "paramedic_component_state", "1 for the component's current health state", "state"
         )
         up = family("paramedic_component_up", "1 when the component is healthy, else 0")
         last_ok = family("paramedic_component_last_check_success", "1 when the last check passed")
@@ -130,30 +133,28 @@ class StoreCollector(Collector):
         )
         for row in rows:
             name = row.name
-            state.add_metric([name, row.state], 1.0)
-            up.add_metric([name], 1.0 if row.state == "healthy" else 0.0)
+            state.add(name, 1.0, row.state)
+            up.add(name, 1.0 if row.state == "healthy" else 0.0)
             if row.last_ok is not None:
-                last_ok.add_metric([name], 1.0 if row.last_ok else 0.0)
-            rto.add_metric([name], row.rto_s)
-            rpo.add_metric([name], row.rpo_s)
+                last_ok.add(name, 1.0 if row.last_ok else 0.0)
+            rto.add(name, row.rto_s)
+            rpo.add(name, row.rpo_s)
             if name in measured:
                 m_rto, m_rpo = measured[name]
                 if m_rto is not None:
-                    last_rto.add_metric([name], m_rto)
+                    last_rto.add(name, m_rto)
                 if m_rpo is not None:
-                    last_rpo.add_metric([name], m_rpo)
+                    last_rpo.add(name, m_rpo)
             if name in newest:
-                exposure.add_metric([name], max(0.0, (now - newest[name]).total_seconds()))
+                exposure.add(name, max(0.0, (now - newest[name]).total_seconds()))
             if name in scores:
-                score.add_metric([name], scores[name])
+                score.add(name, scores[name])
             opened = open_by.get(name)
-            incident.add_metric([name], 1.0 if opened else 0.0)
-            down.add_metric(
-                [name], max(0.0, (now - opened.failed_at).total_seconds()) if opened else 0.0
-            )
+            incident.add(name, 1.0 if opened else 0.0)
+            down.add(name, max(0.0, (now - opened.failed_at).total_seconds()) if opened else 0.0)
             if name in drilled:
-                drill.add_metric([name], drilled[name])
-        yield from (
+                drill.add(name, drilled[name])
+        return [
             state,
             up,
             last_ok,
@@ -166,7 +167,7 @@ class StoreCollector(Collector):
             incident,
             down,
             drill,
-        )
+        ]
 
     def _last_measured(self) -> dict[str, tuple[float | None, float | None]]:
         out: dict[str, tuple[float | None, float | None]] = {}
@@ -282,7 +283,10 @@ class AgentMetrics:
 
     def exposition(self) -> bytes:
         """The text exposition of every series."""
-        return prometheus_client.generate_latest(self.registry)
+        text = prometheus_client.generate_latest(self.registry)
+        if self._collector is not None:
+            text += self._collector.component_text().encode()
+        return text
 
 
 router = APIRouter(tags=["metrics"])

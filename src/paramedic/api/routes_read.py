@@ -2,6 +2,10 @@
 
 Endpoints that touch the store are plain ``def``: FastAPI runs them in its thread
 pool, so a slow query never holds up the agent's event loop (and its checks).
+The two lists a dashboard polls (components, incidents) are coroutines that make
+one trip to the pool for the whole answer instead: a plain ``def`` with a
+response model makes a second trip to validate it, and each trip waits for the
+agent's loop, busy with checks (bench/README.md, section (f)).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from paramedic.api import models
 from paramedic.api.context import ApiContext
@@ -79,7 +84,7 @@ def _open_ids(ctx: ApiContext) -> dict[str, str]:
 
 
 @router.get("/components", response_model=models.ComponentPage)
-def components(
+async def components(
     ctx: Ctx,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     after: Annotated[
@@ -90,6 +95,13 @@ def components(
     ] = None,
 ) -> Any:
     """Every component, by name, a page at a time (``next`` is the ``after`` of the next page)."""
+    return await run_in_threadpool(components_page, ctx, limit, after, state)
+
+
+def components_page(
+    ctx: ApiContext, limit: int, after: str | None, state: str | None
+) -> dict[str, Any]:
+    """One page of ``GET /api/v1/components`` (reads the store: call it off the loop)."""
     rows = ctx.store.components_page(after=after, limit=limit + 1, state=state)
     more = len(rows) > limit
     rows = rows[:limit]
@@ -144,7 +156,7 @@ def incident_json(ctx: ApiContext, incident: IncidentRow) -> dict[str, Any]:
 
 
 @router.get("/incidents", response_model=models.IncidentList)
-def incidents(
+async def incidents(
     ctx: Ctx,
     component: Annotated[str | None, Query(max_length=64)] = None,
     state: Annotated[
@@ -157,7 +169,12 @@ def incidents(
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> Any:
     """Incidents newest first, each with its three timestamps, measured RTO/RPO and steps."""
-    start = _since(since)
+    return await run_in_threadpool(_incidents, ctx, component, state, _since(since), limit)
+
+
+def _incidents(
+    ctx: ApiContext, component: str | None, state: str | None, start: datetime | None, limit: int
+) -> dict[str, Any]:
     wide = limit if state is None and start is None else max(limit * 10, 1000)
     rows = ctx.store.incidents(component, limit=wide, open_only=state == "open")
     if state not in (None, "open"):

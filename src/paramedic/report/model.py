@@ -69,7 +69,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from paramedic.backup.schedule import rpo_exposure
 from paramedic.catalog.model import Backup, Catalog, Component
@@ -292,6 +292,22 @@ def _stateless_drill(
     return stateless_recovery(spec, caused, steps[caused.id] if caused else [])
 
 
+class _OfComponent(Protocol):
+    @property
+    def component(self) -> str: ...
+
+
+_T = TypeVar("_T", bound=_OfComponent)
+
+
+def _by_component(items: list[_T]) -> dict[str, list[_T]]:
+    """``items`` grouped by their component, each group in the order given."""
+    out: dict[str, list[_T]] = {}
+    for item in items:
+        out.setdefault(item.component, []).append(item)
+    return out
+
+
 def build_report(
     catalog: Catalog, store: Store, now: datetime, *, stale_after: timedelta = STALE_AFTER
 ) -> Report:
@@ -300,18 +316,23 @@ def build_report(
     drills = store.drills()
     caused_by_drill = {d.incident_id for d in drills if d.incident_id}
     seen: dict[str, ComponentRow] = {c.name: c for c in store.components()}
+    # One query per table, grouped here, not one per component: at 10,000 components the
+    # per-component queries took ~20 s (bench/README.md, section (f)). Newest first, as read.
+    incidents_of = _by_component(store.incidents(limit=2**62))
+    points_of = _by_component(store.recovery_points())
+    drills_of = _by_component(drills)
+    gaps_of = _by_component(plan.gaps)
     all_steps: list[StepRow] = []
     components: list[ComponentReport] = []
     for row in plan.inventory:
         spec = catalog.components[row.name]
         rto_s, rpo_s = row.rto.total_seconds(), row.rpo.total_seconds()
-        incidents = store.incidents(row.name, limit=MAX_INCIDENTS)
+        incidents = incidents_of.get(row.name, [])[:MAX_INCIDENTS]
         steps = {i.id: store.steps(i.id) for i in incidents}
         by_id = {i.id: i for i in incidents}
         drilled = [
             drill_evidence(d, rto_s, rpo_s, _stateless_drill(spec, d, by_id, steps))
-            for d in drills
-            if d.component == row.name
+            for d in drills_of.get(row.name, [])
         ]
         lived = [
             e
@@ -324,7 +345,7 @@ def build_report(
         own_steps = [s for i in incidents for s in steps[i.id]]
         all_steps.extend(own_steps)
         stats = strategy_stats(own_steps, [s.strategy for s in row.strategies])
-        points = store.recovery_points(row.name)
+        points = points_of.get(row.name, [])
         restores = [m for i in incidents for m in restore_measurements(i, steps[i.id], points)]
         restores.sort(key=lambda m: m.at, reverse=True)
         restore = forecast(restores, points[0] if points else None, rto_s)
@@ -348,7 +369,7 @@ def build_report(
                 restores=restores,
                 restore_forecast=restore,
                 exposure=exposure,
-                gaps=[g for g in plan.gaps if g.component == row.name],
+                gaps=gaps_of.get(row.name, []),
                 risks=component_risks(
                     row.name, evidence, now, stale_after, exposure, restore, down
                 ),

@@ -1,4 +1,5 @@
-"""Renders a ``paramedic.plan.Plan`` for people: the inventory table, the gaps, a summary line.
+"""Renders a ``paramedic.plan.Plan`` for people: the inventory table, the gaps, the notes,
+a summary line.
 
 Written for 100 columns; at 80 the free text (constraint, location, reason)
 and the strategies wrap on spaces, and names stay whole.
@@ -20,13 +21,17 @@ _SEVERITY_STYLE = {Severity.high: "bold red", Severity.medium: "yellow", Severit
 
 
 def render_plan(plan: Plan, console: Console) -> None:
-    """Print the inventory of single-location components, then the gaps, then a one-line summary."""
+    """Print the inventory of single-location components, the gaps, the notes (when there are
+    any), then a one-line summary."""
     console.print(_inventory(plan, console.width))
     console.print()
     if plan.gaps:
         console.print(_gaps(plan))
     else:
         console.print(Text("No gaps found.", style="green"))
+    if plan.notes:
+        console.print()
+        console.print(_notes(plan))
     high = plan.count(Severity.high)
     console.print()
     console.print(Text(plan.summary(), style="bold red" if high else "bold"))
@@ -123,4 +128,19 @@ def _gaps(plan: Plan) -> Table:
             Text(gap.component),
             Text(gap.reason),
         )
+    return table
+
+
+def _notes(plan: Plan) -> Table:
+    table = Table(
+        title="Notes (not gaps)",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+    )
+    table.add_column("component", style="bold", overflow="fold")
+    table.add_column("note", ratio=1, overflow="fold")
+    for note in plan.notes:
+        table.add_row(Text(note.component), Text(note.text))
     return table

@@ -80,7 +80,7 @@ def overview(
 ) -> HTMLResponse:
     """Open incidents first, then the components a page at a time, filterable by state."""
     chosen = state if state in routes_read.COMPONENT_STATES else None
-    page = routes_read.components(ctx, limit=limit, after=after, state=chosen)  # type: ignore[arg-type]
+    page = routes_read.components_page(ctx, limit, after, chosen)
     rows = ctx.store.components()
     measured: dict[str, tuple[float | None, float | None]] = {}
     for incident in ctx.store.incidents(limit=10_000):
