@@ -299,7 +299,8 @@ def analyze(catalog: Catalog) -> Plan:
 
 
 def _placement_notes(catalog: Catalog) -> list[Note]:
-    """``pinned_to_host`` for every owned process, when several agents may share the catalog."""
+    """``pinned_to_host`` for every component bound to one host (a local provider: an owned
+    process, PostgreSQL, Redis, HAProxy, a file tree), when several agents may share the catalog."""
     if not catalog.state.lower().startswith("postgres"):
         return []  # SQLite: one agent, so there is nothing to divide
     # Imported here: the agent package is heavy, and only a shared catalog needs it.
@@ -313,13 +314,13 @@ def _placement_notes(catalog: Catalog) -> list[Note]:
         hosts = sorted(t.removeprefix(HOST_TAG) for t in placement.tags if t.startswith(HOST_TAG))
         if hosts:
             text = (
-                f"owned process pinned to host {', '.join(hosts)} by agent_tags: "
+                f"bound to one host, pinned to {', '.join(hosts)} by agent_tags: "
                 "only an agent on that host checks and recovers it"
             )
         else:
             text = (
-                "owned process: only an agent on the host that runs it checks and recovers it "
-                "(that host is chosen by rendezvous over the live hosts; another host takes it "
+                "bound to one host: only an agent on the host that runs it checks and recovers "
+                "it (the host recorded when an agent took charge of it; another host takes it "
                 "only when no agent of that host is alive); pin it with agent_tags: [host:NAME] "
                 "when agents run on several hosts"
             )

@@ -733,14 +733,18 @@ def pinned_catalog(state: str | None) -> Catalog:
 
 def test_an_owned_process_is_noted_as_pinned_to_its_host_under_several_agents() -> None:
     plan = analyze(pinned_catalog(SHARED))
+    # every local provider is bound to its host: the process driven by commands and the
+    # redis cache (its tags name no host) too
     assert [(n.component, n.kind) for n in plan.notes] == [
         ("web", "pinned_to_host"),
         ("api", "pinned_to_host"),
+        ("app", "pinned_to_host"),
+        ("cache", "pinned_to_host"),
     ]
-    web, api = plan.notes
+    web, api, _app, _cache = plan.notes
     assert "only an agent on the host that runs it" in web.text
     assert "agent_tags: [host:NAME]" in web.text
-    assert "pinned to host web-2 by agent_tags" in api.text
+    assert "pinned to web-2 by agent_tags" in api.text
     assert not any(g.kind == "pinned_to_host" for g in plan.gaps)  # a note, never a gap
     data = json.loads(json.dumps(plan.to_json()))
     assert data["notes"][0] == {"component": "web", "kind": "pinned_to_host", "note": web.text}
