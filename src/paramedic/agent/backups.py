@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from datetime import datetime
 
-from paramedic.agent.parts import AgentParts, Loop
+from paramedic.agent.parts import AgentParts, Ticking
 from paramedic.backup import BackupService, next_run, verify_due
 from paramedic.errors import ParamedicError
 
-log = logging.getLogger("paramedic.agent")
 
-
-class Backups(Loop):
+class Backups(Ticking):
     """Takes each component's backup when its schedule says, and verifies when ``verify`` says."""
 
     name = "backups"
+    label = "backup loop"
 
     def __init__(self, parts: AgentParts, service: BackupService) -> None:
         super().__init__()
@@ -26,16 +23,7 @@ class Backups(Loop):
         """Components whose backup or verification runs now (the RPO watch leaves them alone)."""
         self._due: dict[str, datetime] = {}
 
-    async def run(self) -> None:
-        """Tick once a second until cancelled; the loop outlives one bad tick."""
-        while True:
-            await asyncio.sleep(1.0)
-            try:
-                self.tick()
-            except Exception as exc:  # the loop must outlive one bad tick
-                log.warning("backup loop: %s: %s", type(exc).__name__, exc)
-
-    def tick(self) -> None:
+    async def tick(self) -> None:
         """Start the backups and verifications that are due."""
         parts = self.parts
         now = parts.clock.now()

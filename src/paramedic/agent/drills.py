@@ -2,35 +2,26 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
-from paramedic.agent.parts import AgentParts, Loop
+from paramedic.agent.parts import AgentParts, Ticking
 from paramedic.drills.schedule import DrillSchedule
 
 log = logging.getLogger("paramedic.agent")
 
 
-class ScheduledDrills(Loop):
+class ScheduledDrills(Ticking):
     """Once a second: the drill whose time has come, or a line saying why one was skipped."""
 
     name = "drills"
+    label = "drill schedule"
 
     def __init__(self, parts: AgentParts) -> None:
         super().__init__()
         self.parts = parts
         self.schedule = DrillSchedule()
 
-    async def run(self) -> None:
-        """Tick once a second until cancelled; one bad tick is logged, never fatal."""
-        while True:
-            await asyncio.sleep(1.0)
-            try:
-                self.tick()
-            except Exception as exc:  # the loop must outlive one bad tick
-                log.warning("drill schedule: %s: %s", type(exc).__name__, exc)
-
-    def tick(self) -> None:
+    async def tick(self) -> None:
         """Start the due drill, if any."""
         parts = self.parts
         now = parts.clock.now()

@@ -12,6 +12,7 @@ import abc
 import asyncio
 import contextlib
 import contextvars
+import logging
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
     from paramedic.notify import Notifier
     from paramedic.providers.base import Provider
     from paramedic.store import Store
+
+log = logging.getLogger("paramedic.agent")
 
 FAILING = frozenset(
     {
@@ -133,3 +136,24 @@ class Loop(abc.ABC):
     @abc.abstractmethod
     async def run(self) -> None:
         """The service's loop."""
+
+
+class Ticking(Loop):
+    """A ``Loop`` that calls ``tick()`` every ``every_s`` seconds until cancelled; a tick that
+    fails is one warning naming ``label``, and the loop goes on."""
+
+    every_s = 1.0
+    label = "loop"
+
+    async def run(self) -> None:
+        """Tick until cancelled; the loop outlives one bad tick."""
+        while True:
+            await asyncio.sleep(self.every_s)
+            try:
+                await self.tick()
+            except Exception as exc:  # the loop must outlive one bad tick
+                log.warning("%s: %s: %s", self.label, type(exc).__name__, exc)
+
+    @abc.abstractmethod
+    async def tick(self) -> None:
+        """One pass."""

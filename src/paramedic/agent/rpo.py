@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 
 from paramedic.agent.backups import Backups
-from paramedic.agent.parts import AgentParts, Loop
+from paramedic.agent.parts import AgentParts, Ticking
 from paramedic.backup import rpo_exposure
 from paramedic.catalog.model import Event
 from paramedic.errors import ParamedicError
@@ -22,10 +21,12 @@ NATIVE_WINDOW_EVERY_S = 60.0
 """How often the agent reads a service's own restorable window (RDS) for ``rpo_at_risk``."""
 
 
-class RpoWatch(Loop):
+class RpoWatch(Ticking):
     """Compares the newest restorable point of each component with its RPO."""
 
     name = "rpo-watch"
+    label = "RPO watch"
+    every_s = EVERY_S
 
     def __init__(self, parts: AgentParts, backups: Backups) -> None:
         super().__init__()
@@ -33,15 +34,6 @@ class RpoWatch(Loop):
         self.backups = backups
         self._warned: set[str] = set()
         self._native_checked: dict[str, float] = {}
-
-    async def run(self) -> None:
-        """Every few seconds until cancelled; one bad pass is logged, never fatal."""
-        while True:
-            await asyncio.sleep(EVERY_S)
-            try:
-                await self.tick()
-            except Exception as exc:  # the loop must outlive one bad pass
-                log.warning("RPO watch: %s: %s", type(exc).__name__, exc)
 
     async def tick(self) -> None:
         """One pass over the components with an RPO and something to restore from."""
