@@ -10,13 +10,14 @@ lock is held by the pid it names: an agent killed by SIGKILL leaves a stale entr
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +49,31 @@ def held_lock(path: Path, refusal: Callable[[str], str]) -> Iterator[Path]:
         yield path
     finally:
         fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+
+@contextlib.asynccontextmanager
+async def waited_lock(path: Path, every_s: float = 0.02) -> AsyncIterator[Path]:
+    """Hold an exclusive ``flock`` on ``path``, waiting (without blocking the event loop) while
+    another process holds it: several agents of one host serialise a start through it.
+
+    Polled with ``LOCK_NB`` rather than waited for in a thread, so a cancelled wait leaves no
+    thread behind that would take the lock later.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = path.open("a+")
+    try:
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                await asyncio.sleep(every_s)
+        try:
+            yield path
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+    finally:
         handle.close()
 
 

@@ -17,6 +17,8 @@ from typing import Any
 
 SVC = Path(__file__).with_name("svc.py")
 PARAMEDIC = [sys.executable, "-m", "paramedic.cli"]
+# Every agent started in the current test: conftest prints their logs' tails when it fails.
+STARTED: list[Agent] = []
 
 
 def wait_for(
@@ -131,7 +133,9 @@ def start_agent(cwd: Path, catalog: str = "paramedic.yaml", *args: str) -> Agent
         text=True,
         env=env,
     )
-    return Agent(process, cwd, log_path, handle)
+    agent = Agent(process, cwd, log_path, handle)
+    STARTED.append(agent)
+    return agent
 
 
 def _not_yet(result: subprocess.CompletedProcess[str]) -> bool:

@@ -83,7 +83,8 @@ def workdir(tmp_path: Path) -> Iterator[Path]:
 
 
 def write_catalog(cwd: Path, state_url: str, tcp_port: int, web_port: int, cheap: int) -> None:
-    """``cheap`` tcp-checked components and ``web``, an owned svc.py that starts in 3 s."""
+    """``cheap`` tcp-checked components and ``web``, an owned svc.py that starts in 3 s (within
+    its start period, so a start takes no recovery)."""
     lines = [
         "version: 1",
         "location: test-host",
@@ -104,7 +105,7 @@ def write_catalog(cwd: Path, state_url: str, tcp_port: int, web_port: int, cheap
         f'spec: {{command: ["{sys.executable}", "{SVC}"], port: {web_port}, env: {env}, '
         f"stop_grace: 1s}}, "
         f'health: {{check: http, url: "http://127.0.0.1:{web_port}/", interval: 300ms, '
-        f"timeout: 300ms, failures: 2}}, "
+        f"timeout: 300ms, failures: 2, start_period: 10s}}, "
         f"recovery: [{{strategy: restart_service, timeout: 30s}}]}}"
     )
     (cwd / "paramedic.yaml").write_text("\n".join(lines) + "\n")
@@ -127,7 +128,7 @@ def owners(cwd: Path) -> dict[str, str | None]:
 
 
 def settled(cwd: Path) -> bool:
-    """web is healthy with no open incident (its first start may take a recovery: 3 s to listen)."""
+    """web is healthy with no open incident."""
     report = json.loads(paramedic("status", "--json", cwd=cwd).stdout)
     web = next((c for c in report["components"] if c["name"] == "web"), {})
     return web.get("state") == "healthy" and not report["open_incidents"]
@@ -172,7 +173,10 @@ def test_three_agents_divide_check_once_and_take_over_after_kill_9(
         for share in shares.values():  # each within ±30 % of a third
             assert 0.7 * CHEAP / 3 <= share <= 1.3 * CHEAP / 3 + 1, shares
         wait_for("web healthy", lambda: settled(workdir), timeout=60)
+        # three agents started together start web once, within its start period: no recovery
+        assert len(starts(workdir / "svc")) == 1, starts(workdir / "svc")
         incidents_before = len(history(workdir, "web"))
+        assert incidents_before == 0, history(workdir, "web")
         time.sleep(2 * INTERVAL_S + 1.5)  # the division settled: count a clean window
         before = counts(state_url)
         time.sleep(3 * INTERVAL_S)

@@ -714,6 +714,39 @@ async def test_close_without_stopping_leaves_it_running_for_the_next_run(
     assert (later.pid, later.start_count) == (pid, 1)
 
 
+async def test_two_agents_starting_at_once_on_one_run_dir_start_the_process_once(
+    harness: Harness, subreaper: None
+) -> None:
+    """Agents of one host share the run dir: the start lock makes the second one adopt."""
+    data = catalog_data({"command": SLEEPER})
+    go = harness.base / "go"
+    at_once = AGENT.replace(
+        "    await provider.start()",
+        f"    while not Path({str(go)!r}).exists():\n        await asyncio.sleep(0.001)\n"
+        "    await provider.start()",
+    )
+    (harness.base / "agent.py").write_text(at_once)
+    agents = [
+        await asyncio.create_subprocess_exec(
+            PY, "agent.py", json.dumps(data), str(harness.base), cwd=harness.base, stdout=PIPE
+        )
+        for _ in range(4)
+    ]
+    await asyncio.sleep(1.5)  # every agent imported and waiting
+    go.touch()
+    try:
+        pids = set()
+        for agent in agents:
+            assert agent.stdout is not None
+            pids.add(harness.track(int(await asyncio.wait_for(agent.stdout.readline(), 20))))
+    finally:
+        for agent in agents:
+            agent.kill()
+            await agent.wait()
+    assert len(pids) == 1, pids
+    assert log_of(harness.base).count("web: started pid") == 1, log_of(harness.base)
+
+
 async def test_a_stranger_with_the_recorded_pid_is_neither_adopted_nor_signalled(
     harness: Harness,
 ) -> None:

@@ -151,8 +151,6 @@ class Agent:
                 started = True
                 self._install_signals()
                 scheduler = self.parts.scheduler
-                # Starting (DBOS, providers) may have taken longer than the lease's margin.
-                await self.membership.renew()
                 runner = self.checks_task = asyncio.create_task(scheduler.run(), name="checks")
                 for service in self._services:
                     service.start()
@@ -295,6 +293,7 @@ class Agent:
                     await watch.provider.close(stop_owned)
                 except ParamedicError as exc:
                     log.warning("closing provider: %s", exc)
+        await self.membership.stop_renewing()  # renewed while the providers closed
         durable.shutdown()
         workflow.install(None)
         if hasattr(parts, "store"):

@@ -40,6 +40,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("paramedic.agent")
 
+JOIN_SETTLE = 1.25
+"""The first division waits this many heartbeats after the first renewal (see ``join``)."""
+
 FENCED_EXIT = 75
 """Exit code of an agent that stood down with ``--no-restart-on-fence`` (EX_TEMPFAIL)."""
 
@@ -114,6 +117,7 @@ class Membership(Loop):
         self.owned: set[str] = set()
         self.shared = True
         """False on SQLite: one agent, nobody to take over, so no fencing."""
+        self._renewing: asyncio.Task[None] | None = None
         # orig_argv keeps ``-m paramedic.cli``; sys.argv would name the module's file instead.
         self.exec_argv: list[str] = [sys.executable, *sys.orig_argv[1:]]
 
@@ -133,12 +137,23 @@ class Membership(Loop):
         """First renewal and division at start; returns the components this agent owns.
 
         On SQLite another live agent of a different name is refused (one agent per file).
+        On PostgreSQL the first division waits one heartbeat after the first renewal: every
+        agent started at about the same time has renewed by then, so agents started together
+        (a cold start of all of them) divide among each other at once instead of each taking
+        everything and starting every service it would soon hand over.
         """
         store = self.parts.store
         self.shared = store.dialect == "postgresql"
         if not self.shared:
             self._refuse_second_sqlite_agent(await asyncio.to_thread(store.leases))
         await self.renew()
+        if self.shared:
+            # From here the lease is renewed (and the gap watched) through the agent's whole
+            # start: a start frozen past its lease stands down instead of acting on a division
+            # the other agents have already moved past.
+            self._renewing = asyncio.create_task(self._keep_renewing(), name="lease")
+            await self.parts.clock.sleep(self.standing.heartbeat_s * JOIN_SETTLE)
+            self.check_standing()
         await self._read_and_divide()
         return set(self.owned)
 
@@ -153,16 +168,19 @@ class Membership(Loop):
     # ------------------------------------------------------------ the loop
 
     async def run(self) -> None:
-        """Every heartbeat: renew (a task of its own); divide and take over (this loop)."""
-        renewing = asyncio.create_task(self._keep_renewing(), name="lease")
-        try:
-            while True:
-                await self.parts.clock.sleep(self.standing.heartbeat_s)
-                try:
-                    await self.tick()
-                except ParamedicError as exc:
-                    self.parts.say("-", "division_not_read", str(exc))
-        finally:
+        """Every heartbeat: divide and take over (the lease is renewed by its own task, started
+        at ``join``)."""
+        while True:
+            await self.parts.clock.sleep(self.standing.heartbeat_s)
+            try:
+                await self.tick()
+            except ParamedicError as exc:
+                self.parts.say("-", "division_not_read", str(exc))
+
+    async def stop_renewing(self) -> None:
+        """Stop the renewal task (at shutdown, before the lease is released)."""
+        renewing, self._renewing = self._renewing, None
+        if renewing is not None:
             renewing.cancel()
             await asyncio.gather(renewing, return_exceptions=True)
 

@@ -32,6 +32,7 @@ from pydantic import ValidationError
 from paramedic.catalog.model import ReplaceInstance, RestartService, Run, ScaleOut
 from paramedic.clock import Clock, RealClock
 from paramedic.errors import ProviderError
+from paramedic.lock import waited_lock
 from paramedic.providers.base import (
     ActionContext,
     ActionResult,
@@ -143,7 +144,9 @@ class ProcessProvider:
         """Adopt the process (and scale-out instances) a previous agent run left, else start it."""
         if not self.owned:
             return
-        async with self._lock:
+        # Agents of one host sharing this run dir adopt or start one at a time: the second
+        # finds the first one's pid file and adopts (a start never races another agent's).
+        async with self._lock, waited_lock(self._run_dir / "start.lock"):
             for path in sorted(self._run_dir.glob("port-*.pid")):
                 port = int(path.stem.removeprefix("port-"))
                 if port in self.instance_ports:
