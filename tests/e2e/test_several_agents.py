@@ -309,13 +309,15 @@ def test_two_agents_on_one_sqlite_file_are_refused(workdir: Path, tcp_port: int)
         folder = workdir / name
         folder.mkdir()
         (folder / "paramedic.yaml").write_text(
-            f"version: 1\nstate: {state}\nagent: {{run_dir: ./run}}\ncomponents:\n"
+            f"version: 1\nstate: {state}\n"
+            "agent: {run_dir: ./run, heartbeat: 500ms, lease_ttl: 2s}\ncomponents:\n"
             f"  c: {{type: cache, rto: 1m, rpo: 0s, provider: process, "
             f'spec: {{restart_command: ["true"]}}, health: {{check: tcp, port: {tcp_port}}}}}\n'
         )
     first = start_agent(workdir / "one")
     try:
         wait_for("the first agent", lambda: "agent_started" in first.log(), 60)
+        time.sleep(3.0)  # past the lease's 2 s: the first agent keeps renewing on SQLite too
         second = paramedic("run", cwd=workdir / "two", check=False)
         assert second.returncode == 2
         line = second.stderr.strip()

@@ -233,3 +233,43 @@ def test_a_manual_recovery_goes_to_the_owners_queue_and_a_non_owner_refuses_it(
         assert done["error"].startswith(f"{owner.name} is not in charge of p00")
     finally:
         store.close()
+
+
+def test_the_division_is_computed_again_only_when_its_inputs_change(
+    tmp_path: Path, state_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A heartbeat that reads the same leases, recoveries and hosts reuses the last division."""
+    import paramedic.agent.membership as membership_module
+
+    calls: list[int] = []
+    real_divide = membership_module.divide
+
+    def counting(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        return real_divide(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(membership_module, "divide", counting)
+    parts = _parts(tmp_path, state_url)
+    try:
+        _lease(parts.store, "h1:a", "h1")
+        membership = Membership(
+            parts, Identity("h1:b", "h1", 1, START), redivide=_nothing, resume=_no_resume
+        )
+
+        async def scenario() -> None:
+            await membership.join()
+            first = dict(membership.division)
+            await membership.tick()
+            await membership.tick()
+            assert len(calls) == 1 and membership.division == first
+            parts.store.record_hosts(BOUND[:1], "h1")  # a host recorded: divided again
+            await membership.tick()
+            assert len(calls) == 2
+            parts.store.release_lease("h1:a", "h1:a@1")  # a member gone: divided again
+            await membership.tick()
+            assert len(calls) == 3 and set(membership.division.values()) == {"h1:b"}
+            await membership.stop_renewing()
+
+        asyncio.run(scenario())
+    finally:
+        parts.store.close()

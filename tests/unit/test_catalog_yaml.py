@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 import time
 import tracemalloc
 from collections.abc import Iterator
@@ -306,6 +307,8 @@ def _dump(document: Any, flow: bool | None) -> str:
 def _same_as_ruamel(text: str) -> None:
     if any(char in text for char in "\x85\u2028\u2029"):
         return  # line ends to YAML 1.1 (libyaml), not to 1.2 (ruamel): the lines may differ
+    if re.search(r"[\[{,]\s*:\S", text):
+        return  # `[:0]`: YAML 1.2 reads a plain `:0` in a flow collection, 1.1 (libyaml) refuses
     try:
         data, lines = ruamel_read(text)
     except Exception:  # the oracle refused it; only what it reads is compared
