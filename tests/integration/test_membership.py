@@ -273,3 +273,47 @@ def test_the_division_is_computed_again_only_when_its_inputs_change(
         asyncio.run(scenario())
     finally:
         parts.store.close()
+
+
+class _Exited(Exception):
+    pass
+
+
+def test_standing_down_kills_the_helpers_it_was_running(
+    tmp_path: Path, state_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A restore or command still running when the lease is lost dies with the run (the new
+    owner may be redoing that step); the decision line says how many."""
+    import os
+
+    from paramedic.providers.local.commands import run_command
+
+    parts = _parts(tmp_path, state_url)
+    out = io.StringIO()
+    parts.decisions = DecisionLog("text", out)
+
+    def exit_(code: int) -> NoReturn:
+        raise _Exited(code)
+
+    monkeypatch.setattr(os, "_exit", exit_)
+    membership = Membership(
+        parts,
+        Identity("h1:a", "h1", 1, START),
+        redivide=_nothing,
+        resume=_no_resume,
+        restart_on_fence=False,
+    )
+
+    async def scenario() -> int:
+        task = asyncio.create_task(run_command(["sleep", "60"], cwd=None, env=os.environ))
+        await asyncio.sleep(0.3)
+        with pytest.raises(_Exited):
+            membership.stand_down("a test")
+        code, _ = await asyncio.wait_for(task, 5)
+        return code
+
+    try:
+        assert asyncio.run(scenario()) == -9
+        assert "killed 1 helper process(es) it was running" in out.getvalue(), out.getvalue()
+    finally:
+        parts.store.close()

@@ -34,6 +34,7 @@ from paramedic.agent.lease import Standing, is_live
 from paramedic.agent.ownership import HOST_TAG, Member, Placement, divide, placements
 from paramedic.agent.parts import AgentParts, Loop
 from paramedic.errors import ParamedicError, StoreError
+from paramedic.providers.local import helpers
 
 if TYPE_CHECKING:
     from paramedic.catalog.model import Catalog
@@ -352,10 +353,14 @@ class Membership(Loop):
         # an agent asked to stop (SIGTERM) that loses its lease while stopping just exits
         restart = self.restart_on_fence and not self.parts.stopping.is_set()
         then = "restarting to rejoin" if restart else f"exiting {FENCED_EXIT}"
+        # a restore or command of a step another agent may be redoing now dies with this run
+        killed = helpers.kill_all()
+        ended = f"; killed {killed} helper process(es) it was running" if killed else ""
         self.parts.say(
             "-",
             "stood_down",
-            f"agent {self.me.name} lost its lease ({why}); standing down: no further action, {then}",
+            f"agent {self.me.name} lost its lease ({why}); standing down: no further action, "
+            f"{then}{ended}",
         )
         for handler in logging.getLogger().handlers:
             handler.flush()

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from paramedic.errors import ProviderError
+from paramedic.providers.local import helpers
 from paramedic.redact import redact
 
 OUTPUT_LINES = 40
@@ -49,7 +50,8 @@ async def run_command(
         start_new_session=True,
     )
     try:
-        out, _ = await proc.communicate()
+        with helpers.tracked(proc.pid):
+            out, _ = await proc.communicate()
     except asyncio.CancelledError:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)

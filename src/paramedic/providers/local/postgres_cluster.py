@@ -35,6 +35,7 @@ from psycopg.conninfo import make_conninfo
 from pydantic import ValidationError
 
 from paramedic.errors import ProviderError
+from paramedic.providers.local import helpers
 from paramedic.providers.local.commands import last_lines, shown
 from paramedic.providers.local.data_specs import PostgresSpec
 from paramedic.providers.local.procfs import stopped_family
@@ -183,7 +184,8 @@ class PostgresCluster:
         except OSError as exc:
             raise self._not_started(full, exc) from exc
         try:
-            out, err = await proc.communicate()
+            with helpers.tracked(proc.pid):
+                out, err = await proc.communicate()
         except asyncio.CancelledError:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)

@@ -32,6 +32,7 @@ import redis.exceptions
 
 from paramedic.errors import ProviderError
 from paramedic.providers.base import RecoveryPoint, Verification
+from paramedic.providers.local import helpers
 from paramedic.providers.local.datafiles import (
     copy_with_checksum,
     iso,
@@ -268,7 +269,8 @@ async def _load(
                     f"{exc.strerror}; check spec.binary"
                 ) from exc
         try:
-            loaded, failure = await _wait_loaded(proc, port, log)
+            with helpers.tracked(proc.pid):
+                loaded, failure = await _wait_loaded(proc, port, log)
         finally:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from paramedic.errors import ProviderError
+from paramedic.providers.local import helpers
 from paramedic.providers.local.commands import ERROR_LINES, last_lines
 from paramedic.redact import redact
 
@@ -145,8 +146,11 @@ class Restic:
                 f"{exc.strerror}; install restic or fix spec.binary"
             ) from exc
         try:
-            out, err = await asyncio.gather(_read(proc.stdout, on_line), _read(proc.stderr, None))
-            code = await proc.wait()
+            with helpers.tracked(proc.pid):
+                out, err = await asyncio.gather(
+                    _read(proc.stdout, on_line), _read(proc.stderr, None)
+                )
+                code = await proc.wait()
         except asyncio.CancelledError:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
