@@ -142,10 +142,8 @@ def machine() -> dict[str, str]:
         ),
         "?",
     )
-    monit = subprocess.run([MONIT, "-V"], capture_output=True, text=True).stdout.split("\n")[0]
-    supervisord = subprocess.run(
-        [str(SUPERVISORD), "--version"], capture_output=True, text=True
-    ).stdout.strip()
+    monit = _version([MONIT, "-V"]).split("\n")[0]
+    supervisord = _version([str(SUPERVISORD), "--version"])
     return {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "cpu": f"{os.cpu_count()} cores, {model} (shared)",
@@ -154,6 +152,14 @@ def machine() -> dict[str, str]:
         "monit": monit,
         "supervisord": supervisord,
     }
+
+
+def _version(argv: list[str]) -> str:
+    """A peer's version line; "not installed" when it is missing (a run that did not use it)."""
+    try:
+        return subprocess.run(argv, capture_output=True, text=True).stdout.strip()
+    except FileNotFoundError:
+        return "not installed"
 
 
 def table(rows: list[Row]) -> str:
