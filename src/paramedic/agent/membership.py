@@ -141,10 +141,10 @@ class Membership(Loop):
         """First renewal and division at start; returns the components this agent owns.
 
         On SQLite another live agent of a different name is refused (one agent per file).
-        On PostgreSQL the first division waits one heartbeat after the first renewal: every
-        agent started at about the same time has renewed by then, so agents started together
-        (a cold start of all of them) divide among each other at once instead of each taking
-        everything and starting every service it would soon hand over.
+        On PostgreSQL the first division waits ``JOIN_SETTLE`` heartbeats after the first
+        renewal: every agent started at about the same time has renewed by then, so agents
+        started together (a cold start of all of them) divide among each other at once instead
+        of each taking everything and starting every service it would soon hand over.
         """
         store = self.parts.store
         self.shared = store.dialect == "postgresql"
@@ -276,8 +276,8 @@ class Membership(Loop):
     ) -> dict[str, str | None]:
         """The division for these inputs, computed again only when one of them changed.
 
-        Dividing 10,000 components costs ~150 ms of the event loop; most heartbeats see the
-        same leases, recoveries and hosts as the last one and reuse its division.
+        Dividing 10,000 components costs ~50 ms of the event loop (more under load); most
+        heartbeats see the same leases, recoveries and hosts as the last one and reuse it.
         """
         catalog = self.parts.catalog
         key = (
